@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libstaticcall: the Linux kernel's static calls for user-space programs.
+ *
+ * A static call is a call site that is a plain direct `call` into a small
+ * trampoline owned by the static call; static_call_update() rewrites that
+ * trampoline while other threads run through it.  The API mirrors the
+ * kernel's <linux/static_call.h>:
+ *
+ *   int add1(int x) { return x + 1; }
+ *   int add2(int x) { return x + 2; }
+ *   DEFINE_STATIC_CALL(my_op, add1);
+ *
+ *   static_call(my_op)(40);              // 41, a direct call
+ *   static_call_update(my_op, add2);     // 0 or a negative errno
+ *   static_call(my_op)(40);              // 42
+ *
+ * No initialisation call is needed.  Every function that can fail returns 0
+ * or a negative errno and leaves the code untouched on failure; the reason is
+ * also passed to the print callback (static_call_set_print()).
+ *
+ * Thread safety: every function here may be called from any thread while any
+ * number of other threads run the call sites.  Updates are serialised by one
+ * process-wide patch lock.  An update issued from a signal handler that
+ * interrupted an update on the same thread fails with -EDEADLK.
+ *
+ * The protocol behind an update is documented in docs/design.md.
+ */
+#ifndef STATICCALL_H
+#define STATICCALL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STATICCALL_VERSION_MAJOR 0
+#define STATICCALL_VERSION_MINOR 1
+#define STATICCALL_VERSION_PATCH 0
+
+#ifndef SC_API
+#define SC_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------
+ * The key: one per static call.  Fields starting with "__" are private to the
+ * library; they live here so that no allocation is ever needed to update a
+ * key (which keeps static_call_update() free of malloc).
+ * ------------------------------------------------------------------------ */
+struct static_call_key {
+	void *func;                  /* current target; NULL for a NULL call */
+	void *tramp;                 /* the trampoline, set by DEFINE_* */
+	unsigned int __flags;        /* private: state bits */
+	unsigned int __reserved;     /* private */
+	unsigned char __shadow[16];  /* private: trampoline bytes last verified */
+	void *__sites;               /* private: reserved for inline call sites */
+};
+
+#define STATIC_CALL_KEY(name) __SCK__##name
+#define STATIC_CALL_TRAMP(name) __SCT__##name
+#define STATIC_CALL_TRAMP_STR(name) __SC_STR(STATIC_CALL_TRAMP(name))
+#define __SC_STR_1(x) #x
+#define __SC_STR(x) __SC_STR_1(x)
+
+/* Architecture part: the trampoline layout and the asm that emits it. */
+#if defined(__x86_64__)
+#include <staticcall/arch-x86_64.h>
+#else
+#error "libstaticcall: unsupported architecture (x86-64 Linux only so far)"
+#endif
+
+/* ------------------------------------------------------------------------
+ * Defining and declaring
+ * ------------------------------------------------------------------------ */
+
+/*
+ * DECLARE_STATIC_CALL(name, func) - declare a static call, e.g. in a header.
+ * @func names a function (or a function type via typeof) that fixes the type
+ * of the call: its parameters and return type.
+ */
+#define DECLARE_STATIC_CALL(name, func)                                        \
+	extern struct static_call_key STATIC_CALL_KEY(name);                   \
+	extern __typeof__(func) STATIC_CALL_TRAMP(name)
+
+#define __DEFINE_STATIC_CALL_KEY(name, init)                                   \
+	SC_API struct static_call_key STATIC_CALL_KEY(name) = {                \
+		.func = (init),                                                \
+		.tramp = (void *)&STATIC_CALL_TRAMP(name),                     \
+	}
+
+/*
+ * DEFINE_STATIC_CALL(name, func) - define a static call whose initial target
+ * is @func, which must be the name of a function (the trampoline refers to it
+ * by its symbol name, as the kernel does).  Exactly one translation unit
+ * defines each static call; others DECLARE it.  The key and the trampoline
+ * are global symbols, usable from other shared objects.
+ */
+#define DEFINE_STATIC_CALL(name, func)                                         \
+	DECLARE_STATIC_CALL(name, func);                                       \
+	__DEFINE_STATIC_CALL_KEY(name, (void *)(func));                        \
+	__SC_TRAMP_JMP(STATIC_CALL_TRAMP_STR(name), #func)
+
+/*
+ * DEFINE_STATIC_CALL_NULL(name, func) - a static call with no target; @func
+ * only gives the type.  static_call_cond(name)() on it does nothing;
+ * static_call(name)() returns an unspecified value, as in the kernel.
+ */
+#define DEFINE_STATIC_CALL_NULL(name, func)                                    \
+	DECLARE_STATIC_CALL(name, func);                                       \
+	__DEFINE_STATIC_CALL_KEY(name, (void *)0);                             \
+	__SC_TRAMP_RET(STATIC_CALL_TRAMP_STR(name))
+
+/*
+ * DEFINE_STATIC_CALL_RET0(name, func) - a static call that returns 0 (of the
+ * return type, which must be an integer or pointer) until updated; @func only
+ * gives the type.
+ */
+#define DEFINE_STATIC_CALL_RET0(name, func)                                    \
+	DECLARE_STATIC_CALL(name, func);                                       \
+	__DEFINE_STATIC_CALL_KEY(name, (void *)&__static_call_return0);        \
+	__SC_TRAMP_RET0(STATIC_CALL_TRAMP_STR(name))
+
+/* ------------------------------------------------------------------------
+ * Calling
+ * ------------------------------------------------------------------------ */
+
+/* static_call(name)(args...) - a direct call into the trampoline. */
+#define static_call(name) (STATIC_CALL_TRAMP(name))
+
+/*
+ * static_call_cond(name)(args...) - for calls returning void: a NULL target
+ * makes the call a no-op (the NULL trampoline is a bare `ret`).
+ */
+#define static_call_cond(name) (void)static_call(name)
+
+/* static_call_query(name) - the current target, typed; NULL for NULL. */
+#define static_call_query(name)                                                \
+	((__typeof__(&STATIC_CALL_TRAMP(name)))__atomic_load_n(                \
+		&STATIC_CALL_KEY(name).func, __ATOMIC_ACQUIRE))
+
+/* ------------------------------------------------------------------------
+ * Updating
+ * ------------------------------------------------------------------------ */
+
+/* The function RET0 calls run.  Pass static_call_return0 to an update. */
+SC_API long __static_call_return0(void);
+#define static_call_return0 ((void *)&__static_call_return0)
+
+/*
+ * A new target must have the static call's own function type; anything else
+ * fails to compile, whatever the warning flags (the check is an assignment
+ * whose diagnostics are forced to errors; __builtin_types_compatible_p would
+ * reject functions declared __attribute__((const)) such as abs() in GCC).
+ * A `void *` (NULL, static_call_return0, or an explicit cast) is accepted as
+ * the escape hatch, as the kernel accepts it.
+ */
+#define __SC_TYPECHECK(name, func)                                             	_Pragma("GCC diagnostic push")                                         	_Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")       	_Pragma("GCC diagnostic error \"-Wint-conversion\"")                   	__typeof__(&STATIC_CALL_TRAMP(name)) __sc_checked                      		__attribute__((unused)) = (func);                              	_Pragma("GCC diagnostic pop")
+
+/*
+ * static_call_update(name, func) - retarget a static call.
+ *
+ * Returns 0 when every call that starts afterwards, in any thread, reaches
+ * @func; a call already under way reaches the old or the new target.  Errors
+ * (nothing is written): -EDEADLK (called from a signal handler that
+ * interrupted an update on this thread), -EILSEQ (the trampoline's bytes are
+ * not what the library last wrote there), -ENOEXEC (not a trampoline of this
+ * library), -ENOSYS (no safe way to synchronise the CPUs: membarrier
+ * SYNC_CORE is unavailable and the process has several threads), or the
+ * errno of a failed write.  Async-signal-safe apart from the -EDEADLK case.
+ */
+#define static_call_update(name, func)                                         \
+	__extension__({                                                        \
+		__SC_TYPECHECK(name, func);                                    \
+		__static_call_update(&STATIC_CALL_KEY(name), (void *)(func));  \
+	})
+
+SC_API int __static_call_update(struct static_call_key *key, void *func);
+
+/* ------------------------------------------------------------------------
+ * Batches: many updates, one patch protocol run, a constant number of
+ * cross-core synchronisations (three) however many static calls it holds.
+ *
+ *   struct static_call_batch_entry ents[64];
+ *   struct static_call_batch b;
+ *   static_call_batch_init(&b, ents, 64);
+ *   static_call_batch_add(&b, op_a, fast_a);
+ *   static_call_batch_add(&b, op_b, fast_b);
+ *   err = static_call_batch_commit(&b);
+ *
+ * The commit is all or nothing: every trampoline is verified before the
+ * first byte is written; if any check fails, nothing is written.  Adding the
+ * same static call twice keeps the later target.  The batch is emptied by a
+ * successful commit and kept (for a retry) by a failed one.  A batch is not
+ * itself thread-safe: one thread fills and commits it.
+ * ------------------------------------------------------------------------ */
+struct static_call_batch_entry {
+	unsigned long __opaque[9];
+};
+
+struct static_call_batch {
+	struct static_call_batch_entry *entries;
+	unsigned int capacity;
+	unsigned int count;
+	int error;     /* first error of an add, returned by the commit too */
+	unsigned int __seq;
+};
+
+SC_API int static_call_batch_init(struct static_call_batch *batch,
+				  struct static_call_batch_entry *storage,
+				  size_t capacity);
+
+/* Queue an update; -ENOSPC when the batch is full, -EINVAL on bad input. */
+#define static_call_batch_add(batch, name, func)                               \
+	__extension__({                                                        \
+		__SC_TYPECHECK(name, func);                                    \
+		__static_call_batch_add((batch), &STATIC_CALL_KEY(name),       \
+					(void *)(func));                       \
+	})
+
+SC_API int __static_call_batch_add(struct static_call_batch *batch,
+				   struct static_call_key *key, void *func);
+SC_API int static_call_batch_commit(struct static_call_batch *batch);
+SC_API void static_call_batch_reset(struct static_call_batch *batch);
+
+/* ------------------------------------------------------------------------
+ * The trace hook: a static call that the patch engine itself calls between
+ * the steps of its protocol (it is NULL, so a no-op, until someone sets it).
+ * It exists to watch the protocol and, as the 2019 LKML discussion asked, to
+ * keep a static call site inside the patch path so that the recursive case
+ * (the patcher running a site it is patching) is exercised by the tests.
+ * The hook runs with the patch lock held: an update from it gets -EDEADLK.
+ * ------------------------------------------------------------------------ */
+enum static_call_trace_step {
+	STATIC_CALL_TRACE_BEGIN = 0,   /* batch published, nothing written */
+	STATIC_CALL_TRACE_INT3 = 1,    /* int3 on every site, synced */
+	STATIC_CALL_TRACE_TAIL = 2,    /* bytes 1..n-1 written, synced */
+	STATIC_CALL_TRACE_FINISH = 3,  /* first bytes written, synced */
+};
+
+typedef void static_call_trace_fn_t(enum static_call_trace_step step,
+				    unsigned int nr_sites);
+DECLARE_STATIC_CALL(static_call_trace_hook, static_call_trace_fn_t);
+
+/* ------------------------------------------------------------------------
+ * Statistics and diagnostics
+ * ------------------------------------------------------------------------ */
+#define STATIC_CALL_STATS(X)                                                   \
+	X(updates)         /* successful static_call_update() calls */         \
+	X(batches)         /* patch protocol runs that wrote code */           \
+	X(sites_patched)   /* sites rewritten by those runs */                 \
+	X(syncs)           /* cross-core synchronisations issued */            \
+	X(traps_emulated)  /* int3 hits handled by emulating the new code */   \
+	X(traps_rewound)   /* late int3 hits re-run after the patch ended */   \
+	X(traps_foreign)   /* SIGTRAPs passed on to the previous handler */    \
+	X(bytes_written)   /* bytes of code written */                         \
+	X(writes_procmem)  /* writes through /proc/self/mem */                 \
+	X(writes_mprotect) /* writes through the mprotect fallback */          \
+	X(segv_waits)      /* threads that waited out an mprotect window */    \
+	X(errors)          /* updates and commits that failed */
+
+struct static_call_stats {
+#define __SC_STAT_FIELD(n) unsigned long long n;
+	STATIC_CALL_STATS(__SC_STAT_FIELD)
+#undef __SC_STAT_FIELD
+};
+
+/* Fill @stats (of @size bytes, for ABI growth); returns 0 or -EINVAL. */
+SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
+
+enum static_call_print_level {
+	STATIC_CALL_WARN = 0,
+	STATIC_CALL_INFO = 1,
+	STATIC_CALL_DEBUG = 2,
+};
+
+typedef void (*static_call_print_fn_t)(enum static_call_print_level level,
+				       const char *msg);
+
+/*
+ * Route the library's messages (one line each, no trailing newline) to @fn;
+ * NULL silences them.  The default writes warnings to stderr, and more when
+ * the environment sets STATICCALL_LOG=info or debug.  Returns the previous
+ * callback.  The callback may run inside an update, with the patch lock held.
+ */
+SC_API static_call_print_fn_t static_call_set_print(static_call_print_fn_t fn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STATICCALL_H */

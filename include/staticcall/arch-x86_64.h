@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86-64 trampolines.  Included by <staticcall.h>; not a public header of its
+ * own.
+ *
+ * Each trampoline is 16 bytes, 16-byte aligned, so that it never straddles a
+ * cache line or a 16-byte instruction-fetch block:
+ *
+ *   bytes 0..5   the live instruction, one of
+ *                  e9 <rel32> cc          jmp target (within +-2 GiB)
+ *                  ff 25 02 00 00 00      jmp *8(%rip): target in the slot
+ *                  c3 cc cc cc cc cc      ret            (NULL target)
+ *                  31 c0 c3 cc cc cc      xor %eax,%eax; ret  (RET0)
+ *   bytes 6..7   0f 0b (ud2): stops straight-line speculation and marks the
+ *                trampoline as one of ours
+ *   bytes 8..15  the slot: the absolute target for the far form, else what
+ *                the library last put there (0 as emitted)
+ *
+ * The compiler-emitted forms are the near jmp, ret and xor/ret; the library
+ * writes the far form when a target is out of rel32 reach (e.g. a function
+ * in a shared object called through a trampoline in the executable).
+ *
+ * The trampolines go to their own section so that they sit together and away
+ * from the code around them.  They are `.protected` so that calls from the
+ * defining module bind directly instead of through the PLT.
+ */
+#ifndef STATICCALL_ARCH_X86_64_H
+#define STATICCALL_ARCH_X86_64_H
+
+#define STATIC_CALL_TRAMP_SIZE 16
+
+#define __SC_TRAMP(sym, insn)                                                  \
+	__asm__(".pushsection .text.staticcall_tramp, \"ax\", @progbits\n\t"   \
+		".balign 16, 0xcc\n\t"                                         \
+		".globl " sym "\n\t"                                           \
+		".protected " sym "\n\t"                                       \
+		".type " sym ", @function\n" sym ":\n\t" insn "\n\t"            \
+		".byte 0x0f, 0x0b\n\t"                                         \
+		".quad 0\n\t"                                                  \
+		".size " sym ", 16\n\t"                                        \
+		".popsection\n")
+
+/* The target sits in another section, so the assembler cannot shorten the
+ * jump to 2 bytes; the library checks the emitted bytes anyway. */
+#define __SC_TRAMP_JMP(sym, func)                                              \
+	__SC_TRAMP(sym, "jmp " func "\n\t.byte 0xcc")
+#define __SC_TRAMP_RET(sym)                                                    \
+	__SC_TRAMP(sym, ".byte 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc")
+#define __SC_TRAMP_RET0(sym)                                                   \
+	__SC_TRAMP(sym, ".byte 0x31, 0xc0, 0xc3, 0xcc, 0xcc, 0xcc")
+
+#endif /* STATICCALL_ARCH_X86_64_H */

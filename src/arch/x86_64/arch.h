@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_ARCH_X86_64_H
+#define SC_ARCH_X86_64_H
+
+#include <stdint.h>
+
+struct sc_poke;
+
+#define SC_ARCH_TRAP_BYTE 0xcc
+/* The kernel reports a user-mode int3 with si_code SI_KERNEL. */
+#define SC_ARCH_TRAP_SICODE 0x80
+
+SC_HIDDEN int sc_arch_tramp_decode(const uint8_t *bytes, uintptr_t tramp,
+				   void **target);
+SC_HIDDEN void sc_arch_tramp_encode(uintptr_t tramp, void *func,
+				    struct sc_poke *p);
+SC_HIDDEN uintptr_t sc_arch_trap_site(const void *ucontext);
+SC_HIDDEN void sc_arch_trap_rewind(void *ucontext, uintptr_t site);
+SC_HIDDEN void sc_arch_emulate(void *ucontext, const struct sc_poke *p);
+
+static inline void sc_arch_serialize(void)
+{
+	/* cpuid is serialising on every x86-64 CPU (and costs a VM exit
+	 * under virtualisation, so it is used only where needed). */
+	unsigned int a = 0, b, c = 0, d;
+	__asm__ __volatile__("cpuid"
+			     : "+a"(a), "=b"(b), "+c"(c), "=d"(d)
+			     :
+			     : "memory");
+}
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of libstaticcall.  Everything here has hidden
+ * visibility (the library is built with -fvisibility=hidden) and an sc_
+ * prefix.  The patch protocol itself is described once, in docs/design.md
+ * and above sc_poke_batch() in poke.c.
+ */
+#ifndef SC_INTERNAL_H
+#define SC_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "staticcall.h"
+
+#define SC_HIDDEN __attribute__((visibility("hidden")))
+#define SC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Code that runs in a signal handler on an arbitrary interrupted context:
+ * keep sanitizers' bookkeeping out of it. */
+#define SC_SIGNAL_CODE                                                         \
+	__attribute__((no_sanitize("address", "undefined", "thread")))
+
+/* ------------------------------------------------------------------------
+ * One patch: a site of up to SC_POKE_MAX bytes, its old and new bytes, and
+ * how a thread that traps on it in the window must be handled.
+ * ------------------------------------------------------------------------ */
+#define SC_POKE_MAX 16
+
+enum sc_emu {
+	SC_EMU_JMP = 1, /* continue at target */
+	SC_EMU_CALL,    /* push addr + len, continue at target */
+	SC_EMU_NOP,     /* continue at addr + len */
+	SC_EMU_RET,     /* pop the return address and continue there */
+	SC_EMU_RET0,    /* return 0: clear the return register, then RET */
+};
+
+struct sc_poke {
+	uint8_t *addr;
+	uintptr_t target;        /* for JMP/CALL emulation */
+	uint8_t len;             /* bytes that may change, 1..SC_POKE_MAX */
+	uint8_t emu;             /* enum sc_emu: behaviour of the new bytes */
+	uint8_t skip;            /* nothing to write (new == old) */
+	uint8_t pad;
+	unsigned int seq;        /* batch order, for duplicate keys */
+	uint8_t old[SC_POKE_MAX];
+	uint8_t new[SC_POKE_MAX];
+	struct static_call_key *key; /* owner, for the static call layer */
+	void *func;                  /* the requested target */
+};
+
+/* ------------------------------------------------------------------------
+ * Runtime (runtime.c): lazy one-time setup, the patch lock, fork handling.
+ * ------------------------------------------------------------------------ */
+
+/* Take the process-wide patch lock.  -EDEADLK if this thread holds it (an
+ * update from a signal handler or from the trace hook inside an update). */
+SC_HIDDEN int sc_lock(void);
+SC_HIDDEN void sc_unlock(void);
+/* With the lock held: install the trap handler, register membarrier, notice
+ * a fork.  Idempotent and cheap after the first call. */
+SC_HIDDEN int sc_runtime_prepare(void);
+SC_HIDDEN long sc_gettid(void);
+
+/* ------------------------------------------------------------------------
+ * Cross-core synchronisation (sync.c)
+ * ------------------------------------------------------------------------ */
+SC_HIDDEN int sc_sync_init(void);
+/* 0 if sc_sync_cores() can work now; checked before the first write. */
+SC_HIDDEN int sc_sync_usable(void);
+/* Every thread of the process executes a serialising instruction before it
+ * next runs user code; the caller too.  0 or -errno. */
+SC_HIDDEN int sc_sync_cores(void);
+SC_HIDDEN void sc_sync_after_fork(void);
+
+/* ------------------------------------------------------------------------
+ * Writing code (textwrite.c)
+ * ------------------------------------------------------------------------ */
+enum sc_write_method {
+	SC_WRITE_AUTO = 0,  /* /proc/self/mem, falling back to mprotect */
+	SC_WRITE_PROCMEM,   /* /proc/self/mem only */
+	SC_WRITE_MPROTECT,  /* mprotect window only */
+};
+SC_HIDDEN void sc_text_set_method(enum sc_write_method m);
+/* Write @len bytes at @addr in a mapped, executable page.  0 or -errno;
+ * nothing is written on error. */
+SC_HIDDEN int sc_text_write(void *addr, const void *src, size_t len);
+SC_HIDDEN void sc_text_after_fork(void);
+
+/* Look up the mapping holding [addr, addr+len): 0 and its PROT_* bits, or
+ * -EFAULT if the range is not mapped by one mapping.  Async-signal-safe. */
+SC_HIDDEN int sc_mem_prot(const void *addr, size_t len, int *prot);
+
+/* ------------------------------------------------------------------------
+ * The trap side (trap.c)
+ * ------------------------------------------------------------------------ */
+SC_HIDDEN int sc_trap_install(void);
+/* Make @pokes (sorted by address) visible to the SIGTRAP handler. */
+SC_HIDDEN void sc_trap_publish(struct sc_poke *pokes, size_t n);
+/* Hide the batch and wait until no handler still reads it. */
+SC_HIDDEN void sc_trap_unpublish(void);
+
+/* The set of every address the library has ever patched: lets the handler
+ * tell a late trap on one of our sites from somebody else's int3. */
+SC_HIDDEN int sc_siteset_add(const void *addr);
+SC_HIDDEN bool sc_siteset_contains(const void *addr);
+
+/* ------------------------------------------------------------------------
+ * The protocol (poke.c)
+ * ------------------------------------------------------------------------ */
+/* Sort @pokes by address (in place, no allocation). */
+SC_HIDDEN void sc_poke_sort(struct sc_poke *pokes, size_t n);
+/* Run the int3 protocol over @pokes: lock held, sorted, verified, distinct
+ * addresses; entries marked skip are left alone.  0, or -errno with every
+ * site restored. */
+SC_HIDDEN int sc_poke_batch(struct sc_poke *pokes, size_t n);
+/* A site of a batch that could not be restored after a failed write, kept
+ * published for good; NULL normally.  Async-signal-safe. */
+SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
+
+/* ------------------------------------------------------------------------
+ * Diagnostics (log.c, stats)
+ * ------------------------------------------------------------------------ */
+SC_HIDDEN void sc_log(enum static_call_print_level level, const char *fmt,
+		      ...) __attribute__((format(printf, 2, 3)));
+#define sc_warn(...) sc_log(STATIC_CALL_WARN, __VA_ARGS__)
+#define sc_info(...) sc_log(STATIC_CALL_INFO, __VA_ARGS__)
+#define sc_debug(...) sc_log(STATIC_CALL_DEBUG, __VA_ARGS__)
+
+struct sc_stats {
+#define SC_STAT_ATOMIC(n) _Atomic unsigned long long n;
+	STATIC_CALL_STATS(SC_STAT_ATOMIC)
+#undef SC_STAT_ATOMIC
+};
+SC_HIDDEN extern struct sc_stats sc_stats;
+#define sc_stat_add(field, v)                                                  \
+	atomic_fetch_add_explicit(&sc_stats.field, (v), memory_order_relaxed)
+
+/* Read an environment variable safely before/after main. */
+SC_HIDDEN const char *sc_getenv(const char *name);
+
+#include "arch/arch.h"
+
+#endif /* SC_INTERNAL_H */

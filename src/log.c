@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Messages go to one callback (libbpf style) rather than straight to stderr.
+ * Formatting uses a stack buffer: no allocation, since a message may come
+ * from an update made in a signal handler.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void default_print(enum static_call_print_level level, const char *msg);
+
+static _Atomic(static_call_print_fn_t) print_fn = default_print;
+static _Atomic int env_level = -1; /* from STATICCALL_LOG, read once */
+
+static int default_level(void)
+{
+	int l = atomic_load_explicit(&env_level, memory_order_relaxed);
+	const char *e;
+
+	if (l >= 0)
+		return l;
+	e = sc_getenv("STATICCALL_LOG");
+	l = STATIC_CALL_WARN;
+	if (e && (!strcmp(e, "info") || !strcmp(e, "1")))
+		l = STATIC_CALL_INFO;
+	else if (e && (!strcmp(e, "debug") || !strcmp(e, "2")))
+		l = STATIC_CALL_DEBUG;
+	else if (e && (!strcmp(e, "off") || !strcmp(e, "none")))
+		l = -2;
+	atomic_store_explicit(&env_level, l, memory_order_relaxed);
+	return l;
+}
+
+static void default_print(enum static_call_print_level level, const char *msg)
+{
+	char line[320];
+	int n;
+
+	if ((int)level > default_level())
+		return;
+	n = snprintf(line, sizeof(line), "libstaticcall: %s\n", msg);
+	if (n > (int)sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
+		return; /* nowhere else to report it */
+}
+
+static_call_print_fn_t static_call_set_print(static_call_print_fn_t fn)
+{
+	return atomic_exchange(&print_fn, fn);
+}
+
+void sc_log(enum static_call_print_level level, const char *fmt, ...)
+{
+	static_call_print_fn_t fn = atomic_load(&print_fn);
+	char msg[256];
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(level, msg);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live-patch protocol: rewrite sites that other threads are executing.
+ *
+ *   0. Publish the batch (sorted by address) for the SIGTRAP handler.
+ *   1. Write the trap byte (int3) over the first byte of every site.  SYNC.
+ *      From here on, no thread can start executing a site's old bytes: a
+ *      thread that reaches a site traps, and the handler emulates the site's
+ *      new instruction.  The sync also waits out every thread that was in
+ *      the middle of an old instruction.
+ *   2. Write bytes 1..n-1 of every site.  SYNC.  Nobody executes those bytes
+ *      now (every entry traps at byte 0); the sync makes sure no core still
+ *      holds the old tail when byte 0 is released.
+ *   3. Write the new first byte of every site.  SYNC.  A core may still run
+ *      the stale int3 until it serialises; such a late trap finds the site
+ *      no longer in a batch, its byte no longer int3, and re-runs the site.
+ *   4. Unpublish; wait until no handler still reads the batch.
+ *
+ * Three syncs per batch, however many sites.  Single-byte writes of int3 are
+ * the only unsynchronised cross-modification the CPU vendors bless, which is
+ * why the kernel (and we) take this road rather than storing whole
+ * instructions.  The trace hook, a static call, is called between the steps:
+ * it is a site inside the patch path that tests put into batches, so the
+ * patcher traps on its own int3 (the recursive case) on every such update.
+ *
+ * Errors: every site is restored to its old bytes (the trap handler keeps
+ * emulating the new instruction until then, which is one of the two correct
+ * behaviours).  Only if even the restoring writes fail is the batch pinned:
+ * copied and left published for good, so that its int3 bytes stay handled.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+static const uint8_t trap_byte = SC_ARCH_TRAP_BYTE;
+
+static void trace(enum static_call_trace_step step, size_t n)
+{
+	static_call_cond(static_call_trace_hook)(step, (unsigned int)n);
+}
+
+/* In-place heap sort by address: no allocation, so usable from a handler. */
+static bool poke_less(const struct sc_poke *a, const struct sc_poke *b)
+{
+	if (a->addr != b->addr)
+		return a->addr < b->addr;
+	return a->seq < b->seq;
+}
+
+static void sift_down(struct sc_poke *p, size_t root, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * root + 1;
+		struct sc_poke t;
+		if (c >= n)
+			return;
+		if (c + 1 < n && poke_less(&p[c], &p[c + 1]))
+			c++;
+		if (!poke_less(&p[root], &p[c]))
+			return;
+		t = p[root];
+		p[root] = p[c];
+		p[c] = t;
+		root = c;
+	}
+}
+
+void sc_poke_sort(struct sc_poke *p, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(p, i, n);
+	for (size_t end = n; end-- > 1;) {
+		struct sc_poke t = p[0];
+		p[0] = p[end];
+		p[end] = t;
+		sift_down(p, 0, end);
+	}
+}
+
+/* The changed range of bytes 1..len-1; false when the tail is unchanged. */
+static bool tail_range(const struct sc_poke *p, size_t *from, size_t *to)
+{
+	size_t a = 1, b = p->len;
+
+	while (a < b && p->old[a] == p->new[a])
+		a++;
+	while (b > a && p->old[b - 1] == p->new[b - 1])
+		b--;
+	*from = a;
+	*to = b;
+	return a < b;
+}
+
+/* Write the first byte of sites [0, n) from @new_bytes or old bytes. */
+static int write_heads(struct sc_poke *p, size_t n, bool use_new, size_t *done)
+{
+	for (*done = 0; *done < n; (*done)++) {
+		struct sc_poke *q = &p[*done];
+		int err;
+		if (q->skip)
+			continue;
+		err = sc_text_write(q->addr, use_new ? q->new : q->old, 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int write_tails(struct sc_poke *p, size_t n, bool use_new, size_t *done,
+		       bool *any)
+{
+	*any = false;
+	for (*done = 0; *done < n; (*done)++) {
+		struct sc_poke *q = &p[*done];
+		size_t a, b;
+		int err;
+		if (q->skip || !tail_range(q, &a, &b))
+			continue;
+		*any = true;
+		err = sc_text_write(q->addr + a, (use_new ? q->new : q->old) + a,
+				    b - a);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Pinned batches: never unpublished, never freed (see above). */
+static _Atomic(struct pinned *) pinned_list;
+struct pinned {
+	struct pinned *next;
+	size_t n;
+	struct sc_poke pokes[];
+};
+
+static void pin(struct sc_poke *p, size_t n)
+{
+	size_t bytes = sizeof(struct pinned) + n * sizeof(*p);
+	struct pinned *pn = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	sc_warn("could not restore %zu site(s) after a failed write; their "
+		"traps stay emulated for good",
+		n);
+	if (pn == MAP_FAILED) {
+		sc_warn("cannot pin the batch: leaving it published");
+		return; /* the caller then never unpublishes */
+	}
+	pn->n = n;
+	memcpy(pn->pokes, p, n * sizeof(*p));
+	pn->next = atomic_load(&pinned_list);
+	atomic_store(&pinned_list, pn);
+}
+
+SC_SIGNAL_CODE const struct sc_poke *sc_poke_find_pinned(uintptr_t site)
+{
+	for (struct pinned *pn = atomic_load(&pinned_list); pn; pn = pn->next)
+		for (size_t i = 0; i < pn->n; i++)
+			if ((uintptr_t)pn->pokes[i].addr == site)
+				return &pn->pokes[i];
+	return NULL;
+}
+
+/*
+ * Put every site back to its old bytes after a failure in step @failed_step.
+ * Returns false if that was impossible and the batch had to be pinned.
+ */
+static bool roll_back(struct sc_poke *p, size_t n, int failed_step,
+		      size_t done)
+{
+	size_t k;
+	bool any;
+
+	/* a trap byte was written to sites [0, done) of step 1 only */
+	/* Undo tails first (sites still trap at byte 0), then heads. */
+	if (failed_step >= 2) {
+		size_t upto = failed_step == 2 ? done + 1 : n;
+		if (write_tails(p, upto, false, &k, &any))
+			goto stuck;
+		if (any)
+			sc_sync_cores(); /* best effort: late traps rewind */
+	}
+	if (write_heads(p, failed_step == 1 ? done : n, false, &k))
+		goto stuck;
+	sc_sync_cores();
+	return true;
+stuck:
+	pin(p, n);
+	return false;
+}
+
+int sc_poke_batch(struct sc_poke *p, size_t n)
+{
+	size_t done = 0, live = 0;
+	bool any_tail;
+	int err, step = 1;
+
+	for (size_t i = 0; i < n; i++)
+		live += !p[i].skip;
+	if (live == 0)
+		return 0;
+	err = sc_sync_usable();
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		err = p[i].skip ? 0 : sc_siteset_add(p[i].addr);
+		if (err)
+			return err;
+	}
+
+	sc_trap_publish(p, n);
+	trace(STATIC_CALL_TRACE_BEGIN, n);
+
+	for (done = 0; done < n; done++) {
+		err = p[done].skip ? 0 : sc_text_write(p[done].addr, &trap_byte, 1);
+		if (err)
+			goto fail;
+	}
+	err = sc_sync_cores();
+	if (err)
+		goto fail;
+	trace(STATIC_CALL_TRACE_INT3, n);
+
+	step = 2;
+	err = write_tails(p, n, true, &done, &any_tail);
+	if (err)
+		goto fail;
+	if (any_tail) {
+		err = sc_sync_cores();
+		if (err)
+			goto fail;
+	}
+	trace(STATIC_CALL_TRACE_TAIL, n);
+
+	step = 3;
+	err = write_heads(p, n, true, &done);
+	if (err)
+		goto fail;
+	/* A failure of this last sync leaves only stale int3 in some core's
+	 * pipeline, which the handler rewinds: the patch itself is complete. */
+	if (sc_sync_cores())
+		sc_warn("final sync failed; late traps will be re-run");
+	trace(STATIC_CALL_TRACE_FINISH, n);
+
+	sc_trap_unpublish();
+	sc_stat_add(batches, 1);
+	sc_stat_add(sites_patched, live);
+	return 0;
+
+fail:
+	if (step == 3) {
+		/* sites [0, done) are complete: undo them as well */
+		for (size_t i = 0; i < done; i++)
+			if (!p[i].skip)
+				sc_text_write(p[i].addr, &trap_byte, 1);
+		sc_sync_cores();
+	}
+	if (roll_back(p, n, step, done))
+		sc_trap_unpublish();
+	return err;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lazy setup, the patch lock and fork handling.
+ *
+ * The patch lock is a futex word holding the owner's thread id rather than a
+ * pthread mutex, for two reasons: taking it is async-signal-safe, and a
+ * thread that already holds it (a signal handler or the trace hook running
+ * inside an update) is recognised and refused with -EDEADLK instead of
+ * blocking on itself forever.
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static _Atomic long lock_owner;   /* tid of the holder, 0 when free */
+static _Atomic int lock_waiters;
+static bool runtime_ready;        /* under the lock */
+static pid_t runtime_pid;         /* under the lock */
+static _Atomic int atfork_done;
+
+long sc_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+static long futex(_Atomic long *uaddr, int op, long val)
+{
+	/* The futex word is the low 32 bits of lock_owner (little endian);
+	 * tids fit in 32 bits, so the whole value is compared. */
+	return syscall(SYS_futex, (void *)uaddr, op, (int)val, NULL, NULL, 0);
+}
+
+int sc_lock(void)
+{
+	long self = sc_gettid();
+	long expect = 0;
+
+	if (atomic_load(&lock_owner) == self)
+		return -EDEADLK;
+	while (!atomic_compare_exchange_weak(&lock_owner, &expect, self)) {
+		if (expect != 0) {
+			atomic_fetch_add(&lock_waiters, 1);
+			futex(&lock_owner, FUTEX_WAIT_PRIVATE, expect);
+			atomic_fetch_sub(&lock_waiters, 1);
+		}
+		expect = 0;
+	}
+	return 0;
+}
+
+void sc_unlock(void)
+{
+	atomic_store(&lock_owner, 0);
+	if (atomic_load(&lock_waiters))
+		futex(&lock_owner, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/*
+ * fork: the child must never inherit a half-done patch (int3 bytes with no
+ * patcher left to finish them), so the parent holds the patch lock across
+ * fork().  The child has one thread and a new mm: it drops the lock, opens
+ * its own /proc/self/mem and registers membarrier again (registration is per
+ * mm).  A fork from inside an update (from the trace hook) cannot take the
+ * lock: parent and child each go on with the update from where the fork
+ * left it, on their own copy of the code, and the child keeps the lock
+ * under its own thread id until its copy of the update finishes.
+ */
+static _Thread_local int fork_lock_err;
+
+static void atfork_prepare(void)
+{
+	fork_lock_err = sc_lock();
+}
+
+static void atfork_parent(void)
+{
+	if (fork_lock_err == 0)
+		sc_unlock();
+}
+
+static void atfork_child(void)
+{
+	atomic_store(&lock_owner,
+		     fork_lock_err == -EDEADLK ? sc_gettid() : 0);
+	atomic_store(&lock_waiters, 0);
+	runtime_ready = false;
+	sc_text_after_fork();
+	sc_sync_after_fork();
+}
+
+static void apply_env(void)
+{
+	const char *m = sc_getenv("STATICCALL_WRITE");
+
+	if (!m || !*m || !strcmp(m, "auto"))
+		sc_text_set_method(SC_WRITE_AUTO);
+	else if (!strcmp(m, "procmem"))
+		sc_text_set_method(SC_WRITE_PROCMEM);
+	else if (!strcmp(m, "mprotect"))
+		sc_text_set_method(SC_WRITE_MPROTECT);
+	else
+		sc_warn("STATICCALL_WRITE=%s: unknown (auto, procmem, mprotect)",
+			m);
+}
+
+int sc_runtime_prepare(void)
+{
+	int err;
+	pid_t pid = getpid();
+
+	if (runtime_ready && pid == runtime_pid)
+		return sc_trap_install(); /* someone may have replaced it */
+	if (runtime_ready) {
+		/* forked without atfork handlers (raw clone/syscall) */
+		sc_text_after_fork();
+		sc_sync_after_fork();
+	}
+	if (!atomic_exchange(&atfork_done, 1)) {
+		err = pthread_atfork(atfork_prepare, atfork_parent,
+				     atfork_child);
+		if (err) {
+			atomic_store(&atfork_done, 0);
+			sc_warn("pthread_atfork: %s", strerror(err));
+			return -err;
+		}
+	}
+	apply_env();
+	err = sc_trap_install();
+	if (err)
+		return err;
+	err = sc_sync_init();
+	if (err)
+		return err;
+	runtime_pid = pid;
+	runtime_ready = true;
+	return 0;
+}
+
+/* getenv() is fine here: it neither allocates nor locks in glibc.  The
+ * variable may be read from a signal handler's update only after the first
+ * update, which is when it is first consulted. */
+const char *sc_getenv(const char *name)
+{
+	return getenv(name);
+}

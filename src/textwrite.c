@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writing bytes into live, read-only code.
+ *
+ * First choice: pwrite() to /proc/self/mem.  The kernel writes through its
+ * own mapping of the page (breaking copy-on-write for private file pages), so
+ * our mapping never changes protection and no page is ever writable and
+ * executable.  The descriptor belongs to the mm it was opened in, so a fork
+ * child must open its own (or it would patch its parent!).
+ *
+ * Fallback (when /proc/self/mem is blocked, e.g. by seccomp or a hardened
+ * kernel): an mprotect window.  The page goes read+write (never executable
+ * while writable), the bytes are stored, and the original protection comes
+ * back.  While the window is open, any thread that executes code on that
+ * page takes SIGSEGV; our handler recognises the window and waits for it to
+ * close, then lets the thread re-run the instruction.  The patching thread
+ * blocks every signal for the window, and the window code itself uses no
+ * library call, so the patcher can never fault on its own window.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "signals.h"
+
+#ifdef SC_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_DISCARD_TRANSLATIONS(a, n) ((void)(a), (void)(n))
+#endif
+
+static int mem_fd = -1;          /* under the patch lock */
+static bool mem_fd_failed;       /* open() failed: do not retry each write */
+static enum sc_write_method method = SC_WRITE_AUTO;
+
+void sc_text_set_method(enum sc_write_method m)
+{
+	method = m;
+}
+
+void sc_text_after_fork(void)
+{
+	if (mem_fd >= 0)
+		close(mem_fd);
+	mem_fd = -1;
+	mem_fd_failed = false;
+}
+
+static int write_procmem(void *addr, const void *src, size_t len)
+{
+	ssize_t n;
+
+	if (mem_fd < 0 && !mem_fd_failed) {
+		mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (mem_fd < 0) {
+			int e = errno;
+			mem_fd_failed = true;
+			sc_info("open /proc/self/mem: %s", strerror(e));
+			return -e;
+		}
+	}
+	if (mem_fd < 0)
+		return -EACCES;
+	n = pwrite(mem_fd, src, len, (off_t)(uintptr_t)addr);
+	if (n == (ssize_t)len) {
+		sc_stat_add(writes_procmem, 1);
+		return 0;
+	}
+	/* A short write of a few bytes inside one page does not happen; if it
+	 * ever did, the caller restores the site from its copy of the bytes. */
+	return n < 0 ? -errno : -EIO;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static _Atomic uintptr_t window_lo, window_hi; /* open mprotect window */
+static struct sigaction segv_prev;
+static bool segv_installed;
+
+static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	if (si->si_code == SEGV_ACCERR && a >= atomic_load(&window_lo) &&
+	    a < atomic_load(&window_hi)) {
+		sc_stat_add(segv_waits, 1);
+		while (a >= atomic_load(&window_lo) &&
+		       a < atomic_load(&window_hi))
+			syscall(SYS_sched_yield);
+		return; /* re-run the faulting instruction */
+	}
+	sc_sig_chain(sig, si, uc, &segv_prev);
+}
+
+static int segv_install(void)
+{
+	struct sigaction cur;
+
+	if (sigaction(SIGSEGV, NULL, &cur) != 0)
+		return -errno;
+	if (segv_installed && cur.sa_sigaction == segv_handler)
+		return 0;
+	return sc_sig_take(SIGSEGV, segv_handler, &segv_prev);
+}
+
+static inline long raw_mprotect(uintptr_t a, size_t len, int prot)
+{
+	long ret;
+
+	__asm__ __volatile__("syscall"
+			     : "=a"(ret)
+			     : "0"((long)SYS_mprotect), "D"(a), "S"(len),
+			       "d"((long)prot)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * The window itself: no calls (libc may share the page in a static
+ * executable), inline system calls, a plain byte copy.
+ */
+static __attribute__((noinline)) long
+mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
+		const uint8_t *src, size_t len)
+{
+	long err = raw_mprotect(page, size, PROT_READ | PROT_WRITE);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < len; i++)
+		((volatile uint8_t *)dst)[i] = src[i];
+	return raw_mprotect(page, size, prot);
+}
+
+static int write_mprotect(void *addr, const void *src, size_t len)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)addr;
+	uintptr_t page = a & ~(uintptr_t)(ps - 1);
+	size_t size = ((a + len + ps - 1) & ~(uintptr_t)(ps - 1)) - page;
+	uintptr_t self = (uintptr_t)&mprotect_window;
+	sigset_t all, old;
+	int prot, err;
+	long r;
+
+	err = sc_mem_prot((void *)page, size, &prot);
+	if (err)
+		return err;
+	if (self + 512 > page && self < page + size) {
+		sc_warn("mprotect write at %p: the page holds the writer itself",
+			addr);
+		return -EBUSY;
+	}
+	err = segv_install();
+	if (err)
+		return err;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_store(&window_hi, page + size);
+	atomic_store(&window_lo, page);
+	r = mprotect_window(page, size, prot, addr, src, len);
+	atomic_store(&window_lo, 0);
+	atomic_store(&window_hi, 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		/* The restoring mprotect cannot fail after the first succeeded
+		 * (same range, same VMA); still, never leave it writable. */
+		if (raw_mprotect(page, size, prot) != 0)
+			sc_warn("mprotect restore failed at %p", addr);
+		return (int)r;
+	}
+	sc_stat_add(writes_mprotect, 1);
+	return 0;
+}
+
+int sc_text_write(void *addr, const void *src, size_t len)
+{
+	int err = -EINVAL;
+
+	if (method != SC_WRITE_MPROTECT) {
+		err = write_procmem(addr, src, len);
+		if (!err || method == SC_WRITE_PROCMEM)
+			goto out;
+	}
+	err = write_mprotect(addr, src, len);
+	if (err)
+		sc_warn("cannot write code at %p: %s", addr, strerror(-err));
+out:
+	if (!err) {
+		/* valgrind runs translated copies of the code; a client
+		 * request (a no-op sequence on real hardware) drops them. */
+		VALGRIND_DISCARD_TRANSLATIONS(addr, len);
+		sc_stat_add(bytes_written, len);
+	}
+	return err;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static const char *parse_hex(const char *s, uintptr_t *v)
+{
+	uintptr_t x = 0;
+
+	for (;; s++) {
+		int d;
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			break;
+		x = (x << 4) | (uintptr_t)d;
+	}
+	*v = x;
+	return s;
+}
+
+/* One line of /proc/self/maps: "lo-hi rwxp ..."; 1 when it covers the range. */
+static int maps_line(const char *l, uintptr_t a, uintptr_t e, int *prot)
+{
+	uintptr_t lo, hi;
+
+	l = parse_hex(l, &lo);
+	if (*l++ != '-')
+		return 0;
+	l = parse_hex(l, &hi);
+	if (*l++ != ' ' || a < lo || a >= hi)
+		return 0;
+	if (e > hi)
+		return -1; /* spans mappings */
+	*prot = (l[0] == 'r' ? PROT_READ : 0) | (l[1] == 'w' ? PROT_WRITE : 0) |
+		(l[2] == 'x' ? PROT_EXEC : 0);
+	return 1;
+}
+
+int sc_mem_prot(const void *addr, size_t len, int *prot)
+{
+	char buf[4096];
+	size_t have = 0;
+	uintptr_t a = (uintptr_t)addr, e = a + len;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int found = 0;
+
+	if (fd < 0)
+		return -errno;
+	bool skip = false; /* inside the tail of an over-long line */
+
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *line = buf, *nl;
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		while (!found && (nl = strchr(line, '\n'))) {
+			*nl = 0;
+			if (!skip)
+				found = maps_line(line, a, e, prot);
+			skip = false;
+			line = nl + 1;
+		}
+		if (found)
+			break;
+		if (line == buf && have == sizeof(buf) - 1) {
+			/* a path longer than the buffer: the head holds all we
+			 * need; drop the rest of the line */
+			if (!skip)
+				found = maps_line(line, a, e, prot);
+			skip = true;
+			have = 0;
+			if (found)
+				break;
+			continue;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	}
+	close(fd);
+	return found == 1 ? 0 : -EFAULT;
+}

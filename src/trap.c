@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SIGTRAP side of the patch protocol.
+ *
+ * A thread that executes a site while its first byte is int3 lands here.  The
+ * handler never waits for the patcher (the patcher itself, or a signal
+ * handler running on top of it, may be the thread that trapped), so it can
+ * never deadlock.  It does one of three things:
+ *
+ *  1. the site is in the published batch: emulate the site's NEW instruction
+ *     (the old or the new behaviour is correct while an update is under way;
+ *     the new one is always known and final);
+ *  2. the site is one of ours but its first byte is no longer int3: the trap
+ *     is late (the signal was queued before the patch ended, or a core ran a
+ *     stale int3): point the thread back at the site to run the new bytes;
+ *  3. anything else belongs to someone else: pass it on.
+ *
+ * Lifetime of the batch: the handler counts itself in `readers` before it
+ * loads `active`; the patcher clears `active` and then waits for `readers`
+ * to drop to zero (both sequentially consistent, so one of the two always
+ * sees the other).  Handlers run with every signal blocked, never block, and
+ * leave the count before chaining to a foreign handler (which might never
+ * return), so the wait is short and bounded.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "signals.h"
+
+struct batch_desc {
+	struct sc_poke *pokes;
+	size_t n;
+};
+
+static struct batch_desc desc;                 /* under the patch lock */
+static _Atomic(struct batch_desc *) active;
+static _Atomic long readers;
+
+/* The handler we replaced.  Two slots: a re-install fills the one that no
+ * handler is reading, then flips the index. */
+static struct sigaction trap_prev[2];
+static _Atomic int trap_prev_idx;
+static bool trap_installed; /* under the patch lock */
+
+static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
+						 uintptr_t site)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uintptr_t a = (uintptr_t)d->pokes[mid].addr;
+		if (a == site)
+			return &d->pokes[mid];
+		if (a < site)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
+{
+	if (si->si_code == SC_ARCH_TRAP_SICODE) {
+		uintptr_t site = sc_arch_trap_site(uc);
+		const struct batch_desc *d;
+		const struct sc_poke *p = NULL;
+
+		atomic_fetch_add(&readers, 1);
+		d = atomic_load(&active);
+		if (d)
+			p = find(d, site);
+		if (!p)
+			p = sc_poke_find_pinned(site);
+		if (p)
+			sc_arch_emulate(uc, p);
+		atomic_fetch_sub(&readers, 1);
+		if (p) {
+			sc_stat_add(traps_emulated, 1);
+			return;
+		}
+		if (sc_siteset_contains((void *)site) &&
+		    *(volatile uint8_t *)site != SC_ARCH_TRAP_BYTE) {
+			sc_arch_trap_rewind(uc, site);
+			sc_stat_add(traps_rewound, 1);
+			return;
+		}
+	}
+	sc_stat_add(traps_foreign, 1);
+	sc_sig_chain(sig, si, uc, &trap_prev[atomic_load(&trap_prev_idx)]);
+}
+
+/*
+ * Called before every batch: somebody may have installed their own SIGTRAP
+ * handler since the last one.  Then we take over again and pass their traps
+ * on to them.  (Between their sigaction() and our next batch there is no
+ * int3 of ours in the code, so nothing is lost.)
+ */
+int sc_trap_install(void)
+{
+	struct sigaction cur;
+	int idx = atomic_load(&trap_prev_idx) ^ 1;
+	int err;
+
+	if (trap_installed) {
+		if (sigaction(SIGTRAP, NULL, &cur) != 0)
+			return -errno;
+		if ((cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == trap_handler)
+			return 0;
+		sc_info("SIGTRAP handler was replaced; installing ours again "
+			"and passing other traps on to it");
+	}
+	err = sc_sig_take(SIGTRAP, trap_handler, &trap_prev[idx]);
+	if (err)
+		return err;
+	atomic_store(&trap_prev_idx, idx);
+	trap_installed = true;
+	return 0;
+}
+
+void sc_trap_publish(struct sc_poke *pokes, size_t n)
+{
+	desc.pokes = pokes;
+	desc.n = n;
+	atomic_store(&active, &desc);
+}
+
+void sc_trap_unpublish(void)
+{
+	atomic_store(&active, NULL);
+	while (atomic_load(&readers) != 0)
+		sched_yield();
+}
+
+/* ------------------------------------------------------------------------
+ * The set of patched addresses: open addressing, insert-only, read without
+ * locks from the handler.  Growing builds a new table and publishes it; old
+ * tables are never unmapped (a handler may still be probing one), which
+ * costs at most as much again as the live table.  mmap, not malloc, so that
+ * an update from a signal handler stays async-signal-safe.
+ * ------------------------------------------------------------------------ */
+struct siteset {
+	size_t cap; /* power of two */
+	size_t used;
+	_Atomic uintptr_t slot[];
+};
+
+static _Atomic(struct siteset *) siteset;
+
+static size_t slot_of(uintptr_t a, size_t cap)
+{
+	return (size_t)(((uint64_t)a >> 3) * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+static struct siteset *siteset_new(size_t cap)
+{
+	size_t bytes = sizeof(struct siteset) + cap * sizeof(uintptr_t);
+	struct siteset *s = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (s == MAP_FAILED)
+		return NULL;
+	s->cap = cap;
+	return s; /* zero-filled: every slot empty */
+}
+
+static void siteset_put(struct siteset *s, uintptr_t a)
+{
+	size_t i = slot_of(a, s->cap);
+
+	for (;; i = (i + 1) & (s->cap - 1)) {
+		uintptr_t v = atomic_load_explicit(&s->slot[i],
+						   memory_order_relaxed);
+		if (v == a)
+			return;
+		if (v == 0) {
+			atomic_store(&s->slot[i], a);
+			s->used++;
+			return;
+		}
+	}
+}
+
+/* Under the patch lock. */
+int sc_siteset_add(const void *addr)
+{
+	struct siteset *s = atomic_load(&siteset);
+
+	if (!s || (s->used + 1) * 2 > s->cap) {
+		struct siteset *n = siteset_new(s ? s->cap * 2 : 1024);
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = 0; s && i < s->cap; i++) {
+			uintptr_t v = atomic_load(&s->slot[i]);
+			if (v)
+				siteset_put(n, v);
+		}
+		atomic_store(&siteset, n);
+		s = n;
+	}
+	siteset_put(s, (uintptr_t)addr);
+	return 0;
+}
+
+SC_SIGNAL_CODE bool sc_siteset_contains(const void *addr)
+{
+	struct siteset *s = atomic_load(&siteset);
+	uintptr_t a = (uintptr_t)addr;
+
+	if (!s || !a)
+		return false;
+	for (size_t i = slot_of(a, s->cap);; i = (i + 1) & (s->cap - 1)) {
+		uintptr_t v = atomic_load(&s->slot[i]);
+		if (v == a)
+			return true;
+		if (v == 0)
+			return false;
+	}
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the tests (cmocka is included by the test files). */
+#ifndef SC_TEST_COMMON_H
+#define SC_TEST_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <staticcall.h>
+
+/* Seconds a stress test runs: @dflt, scaled by STATICCALL_TEST_SECONDS
+ * (an absolute number of seconds) for soak runs. */
+double sc_test_seconds(double dflt);
+double sc_now(void);
+
+/* Number of mappings in /proc/self/maps that are writable and executable
+ * at once; prints each one. */
+int sc_test_count_wx(void);
+
+/* Overwrite code bytes behind the library's back (through /proc/self/mem). */
+int sc_test_poke_code(void *addr, const void *bytes, size_t len);
+
+/* Messages the library printed, captured by sc_test_capture_log(). */
+void sc_test_capture_log(void);
+const char *sc_test_last_log(void);
+
+/* A snapshot of the library's counters. */
+struct static_call_stats sc_test_stats(void);
+
+/* Watchdog: kill the process (failing the test) with a message if it is
+ * still running after @seconds; prints every thread's state first. */
+void sc_test_watchdog(double seconds);
+
+#endif
