@@ -49,12 +49,13 @@ extern "C" {
  * key (which keeps static_call_update() free of malloc).
  * ------------------------------------------------------------------------ */
 struct static_call_key {
-	void *func;                  /* current target; NULL for a NULL call */
-	void *tramp;                 /* the trampoline, set by DEFINE_* */
-	unsigned int __flags;        /* private: state bits */
-	unsigned int __reserved;     /* private */
-	unsigned char __shadow[16];  /* private: trampoline bytes last verified */
-	void *__sites;               /* private: reserved for inline call sites */
+	void *func;		 /* current target; NULL for a NULL call */
+	void *tramp;		 /* the trampoline, set by DEFINE_* */
+	unsigned int __flags;	 /* private: state bits */
+	unsigned int __reserved; /* private */
+	unsigned char
+		__shadow[16]; /* private: trampoline bytes last verified */
+	void *__sites;	      /* private: reserved for inline call sites */
 };
 
 #define STATIC_CALL_KEY(name) __SCK__##name
@@ -155,7 +156,15 @@ SC_API long __static_call_return0(void);
  * A `void *` (NULL, static_call_return0, or an explicit cast) is accepted as
  * the escape hatch, as the kernel accepts it.
  */
-#define __SC_TYPECHECK(name, func)                                             	_Pragma("GCC diagnostic push")                                         	_Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")       	_Pragma("GCC diagnostic error \"-Wint-conversion\"")                   	__typeof__(&STATIC_CALL_TRAMP(name)) __sc_checked                      		__attribute__((unused)) = (func);                              	_Pragma("GCC diagnostic pop")
+/* clang-format off */
+#define __SC_TYPECHECK(name, func)                                             \
+	_Pragma("GCC diagnostic push")                                         \
+	_Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")       \
+	_Pragma("GCC diagnostic error \"-Wint-conversion\"")                   \
+	__typeof__(&STATIC_CALL_TRAMP(name)) __sc_checked                      \
+		__attribute__((unused)) = (func);                              \
+	_Pragma("GCC diagnostic pop")
+/* clang-format on */
 
 /*
  * static_call_update(name, func) - retarget a static call.
@@ -202,7 +211,7 @@ struct static_call_batch {
 	struct static_call_batch_entry *entries;
 	unsigned int capacity;
 	unsigned int count;
-	int error;     /* first error of an add, returned by the commit too */
+	int error; /* first error of an add, returned by the commit too */
 	unsigned int __seq;
 };
 
@@ -232,10 +241,10 @@ SC_API void static_call_batch_reset(struct static_call_batch *batch);
  * The hook runs with the patch lock held: an update from it gets -EDEADLK.
  * ------------------------------------------------------------------------ */
 enum static_call_trace_step {
-	STATIC_CALL_TRACE_BEGIN = 0,   /* batch published, nothing written */
-	STATIC_CALL_TRACE_INT3 = 1,    /* int3 on every site, synced */
-	STATIC_CALL_TRACE_TAIL = 2,    /* bytes 1..n-1 written, synced */
-	STATIC_CALL_TRACE_FINISH = 3,  /* first bytes written, synced */
+	STATIC_CALL_TRACE_BEGIN = 0,  /* batch published, nothing written */
+	STATIC_CALL_TRACE_INT3 = 1,   /* int3 on every site, synced */
+	STATIC_CALL_TRACE_TAIL = 2,   /* bytes 1..n-1 written, synced */
+	STATIC_CALL_TRACE_FINISH = 3, /* first bytes written, synced */
 };
 
 typedef void static_call_trace_fn_t(enum static_call_trace_step step,
@@ -246,18 +255,18 @@ DECLARE_STATIC_CALL(static_call_trace_hook, static_call_trace_fn_t);
  * Statistics and diagnostics
  * ------------------------------------------------------------------------ */
 #define STATIC_CALL_STATS(X)                                                   \
-	X(updates)         /* successful static_call_update() calls */         \
-	X(batches)         /* patch protocol runs that wrote code */           \
+	X(updates)	   /* successful static_call_update() calls */         \
+	X(batches)	   /* patch protocol runs that wrote code */           \
 	X(sites_patched)   /* sites rewritten by those runs */                 \
-	X(syncs)           /* cross-core synchronisations issued */            \
+	X(syncs)	   /* cross-core synchronisations issued */            \
 	X(traps_emulated)  /* int3 hits handled by emulating the new code */   \
 	X(traps_rewound)   /* late int3 hits re-run after the patch ended */   \
 	X(traps_foreign)   /* SIGTRAPs passed on to the previous handler */    \
 	X(bytes_written)   /* bytes of code written */                         \
 	X(writes_procmem)  /* writes through /proc/self/mem */                 \
 	X(writes_mprotect) /* writes through the mprotect fallback */          \
-	X(segv_waits)      /* threads that waited out an mprotect window */    \
-	X(errors)          /* updates and commits that failed */
+	X(segv_waits)	   /* threads that waited out an mprotect window */    \
+	X(errors)	   /* updates and commits that failed */
 
 struct static_call_stats {
 #define __SC_STAT_FIELD(n) unsigned long long n;

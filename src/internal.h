@@ -31,24 +31,24 @@
 
 enum sc_emu {
 	SC_EMU_JMP = 1, /* continue at target */
-	SC_EMU_CALL,    /* push addr + len, continue at target */
-	SC_EMU_NOP,     /* continue at addr + len */
-	SC_EMU_RET,     /* pop the return address and continue there */
-	SC_EMU_RET0,    /* return 0: clear the return register, then RET */
+	SC_EMU_CALL,	/* push addr + len, continue at target */
+	SC_EMU_NOP,	/* continue at addr + len */
+	SC_EMU_RET,	/* pop the return address and continue there */
+	SC_EMU_RET0,	/* return 0: clear the return register, then RET */
 };
 
 struct sc_poke {
 	uint8_t *addr;
-	uintptr_t target;        /* for JMP/CALL emulation */
-	uint8_t len;             /* bytes that may change, 1..SC_POKE_MAX */
-	uint8_t emu;             /* enum sc_emu: behaviour of the new bytes */
-	uint8_t skip;            /* nothing to write (new == old) */
+	uintptr_t target; /* for JMP/CALL emulation */
+	uint8_t len;	  /* bytes that may change, 1..SC_POKE_MAX */
+	uint8_t emu;	  /* enum sc_emu: behaviour of the new bytes */
+	uint8_t skip;	  /* nothing to write (new == old) */
 	uint8_t pad;
-	unsigned int seq;        /* batch order, for duplicate keys */
+	unsigned int seq; /* batch order, for duplicate keys */
 	uint8_t old[SC_POKE_MAX];
 	uint8_t new[SC_POKE_MAX];
 	struct static_call_key *key; /* owner, for the static call layer */
-	void *func;                  /* the requested target */
+	void *func;		     /* the requested target */
 };
 
 /* ------------------------------------------------------------------------
@@ -79,9 +79,9 @@ SC_HIDDEN void sc_sync_after_fork(void);
  * Writing code (textwrite.c)
  * ------------------------------------------------------------------------ */
 enum sc_write_method {
-	SC_WRITE_AUTO = 0,  /* /proc/self/mem, falling back to mprotect */
-	SC_WRITE_PROCMEM,   /* /proc/self/mem only */
-	SC_WRITE_MPROTECT,  /* mprotect window only */
+	SC_WRITE_AUTO = 0, /* /proc/self/mem, falling back to mprotect */
+	SC_WRITE_PROCMEM,  /* /proc/self/mem only */
+	SC_WRITE_MPROTECT, /* mprotect window only */
 };
 SC_HIDDEN void sc_text_set_method(enum sc_write_method m);
 /* Write @len bytes at @addr in a mapped, executable page.  0 or -errno;
@@ -123,8 +123,8 @@ SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
 /* ------------------------------------------------------------------------
  * Diagnostics (log.c, stats)
  * ------------------------------------------------------------------------ */
-SC_HIDDEN void sc_log(enum static_call_print_level level, const char *fmt,
-		      ...) __attribute__((format(printf, 2, 3)));
+SC_HIDDEN void sc_log(enum static_call_print_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 #define sc_warn(...) sc_log(STATIC_CALL_WARN, __VA_ARGS__)
 #define sc_info(...) sc_log(STATIC_CALL_INFO, __VA_ARGS__)
 #define sc_debug(...) sc_log(STATIC_CALL_DEBUG, __VA_ARGS__)

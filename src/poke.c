@@ -119,8 +119,8 @@ static int write_tails(struct sc_poke *p, size_t n, bool use_new, size_t *done,
 		if (q->skip || !tail_range(q, &a, &b))
 			continue;
 		*any = true;
-		err = sc_text_write(q->addr + a, (use_new ? q->new : q->old) + a,
-				    b - a);
+		err = sc_text_write(q->addr + a,
+				    (use_new ? q->new : q->old) + a, b - a);
 		if (err)
 			return err;
 	}
@@ -167,8 +167,7 @@ SC_SIGNAL_CODE const struct sc_poke *sc_poke_find_pinned(uintptr_t site)
  * Put every site back to its old bytes after a failure in step @failed_step.
  * Returns false if that was impossible and the batch had to be pinned.
  */
-static bool roll_back(struct sc_poke *p, size_t n, int failed_step,
-		      size_t done)
+static bool roll_back(struct sc_poke *p, size_t n, int failed_step, size_t done)
 {
 	size_t k;
 	bool any;
@@ -214,7 +213,8 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 	trace(STATIC_CALL_TRACE_BEGIN, n);
 
 	for (done = 0; done < n; done++) {
-		err = p[done].skip ? 0 : sc_text_write(p[done].addr, &trap_byte, 1);
+		err = p[done].skip ? 0
+				   : sc_text_write(p[done].addr, &trap_byte, 1);
 		if (err)
 			goto fail;
 	}

@@ -18,16 +18,13 @@
 
 #include "internal.h"
 
-static _Atomic long lock_owner;   /* tid of the holder, 0 when free */
+static _Atomic long lock_owner; /* tid of the holder, 0 when free */
 static _Atomic int lock_waiters;
-static bool runtime_ready;        /* under the lock */
-static pid_t runtime_pid;         /* under the lock */
+static bool runtime_ready; /* under the lock */
+static pid_t runtime_pid;  /* under the lock */
 static _Atomic int atfork_done;
 
-long sc_gettid(void)
-{
-	return syscall(SYS_gettid);
-}
+long sc_gettid(void) { return syscall(SYS_gettid); }
 
 static long futex(_Atomic long *uaddr, int op, long val)
 {
@@ -73,10 +70,7 @@ void sc_unlock(void)
  */
 static _Thread_local int fork_lock_err;
 
-static void atfork_prepare(void)
-{
-	fork_lock_err = sc_lock();
-}
+static void atfork_prepare(void) { fork_lock_err = sc_lock(); }
 
 static void atfork_parent(void)
 {
@@ -86,8 +80,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	atomic_store(&lock_owner,
-		     fork_lock_err == -EDEADLK ? sc_gettid() : 0);
+	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
 	runtime_ready = false;
 	sc_text_after_fork();
@@ -105,7 +98,8 @@ static void apply_env(void)
 	else if (!strcmp(m, "mprotect"))
 		sc_text_set_method(SC_WRITE_MPROTECT);
 	else
-		sc_warn("STATICCALL_WRITE=%s: unknown (auto, procmem, mprotect)",
+		sc_warn("STATICCALL_WRITE=%s: unknown (auto, procmem, "
+			"mprotect)",
 			m);
 }
 
@@ -145,7 +139,4 @@ int sc_runtime_prepare(void)
 /* getenv() is fine here: it neither allocates nor locks in glibc.  The
  * variable may be read from a signal handler's update only after the first
  * update, which is when it is first consulted. */
-const char *sc_getenv(const char *name)
-{
-	return getenv(name);
-}
+const char *sc_getenv(const char *name) { return getenv(name); }

@@ -18,10 +18,7 @@
 
 DEFINE_STATIC_CALL_NULL(static_call_trace_hook, static_call_trace_fn_t);
 
-long __static_call_return0(void)
-{
-	return 0;
-}
+long __static_call_return0(void) { return 0; }
 
 _Static_assert(sizeof(struct sc_poke) == sizeof(struct static_call_batch_entry),
 	       "batch entries hold one sc_poke");
@@ -51,8 +48,8 @@ static int key_prepare(struct static_call_key *key)
 		return 0;
 	tramp = key->tramp;
 	if (!tramp || ((uintptr_t)tramp & (STATIC_CALL_TRAMP_SIZE - 1))) {
-		sc_warn("key %p: trampoline %p is not a trampoline", (void *)key,
-			(void *)tramp);
+		sc_warn("key %p: trampoline %p is not a trampoline",
+			(void *)key, (void *)tramp);
 		return -ENOEXEC;
 	}
 	err = sc_mem_prot(tramp, STATIC_CALL_TRAMP_SIZE, &prot);
@@ -245,7 +242,8 @@ int static_call_get_stats(struct static_call_stats *st, size_t size)
 
 	if (!st)
 		return -EINVAL;
-#define SC_STAT_COPY(n) tmp.n = atomic_load_explicit(&sc_stats.n, memory_order_relaxed);
+#define SC_STAT_COPY(n)                                                        \
+	tmp.n = atomic_load_explicit(&sc_stats.n, memory_order_relaxed);
 	STATIC_CALL_STATS(SC_STAT_COPY)
 #undef SC_STAT_COPY
 	memcpy(st, &tmp, size < sizeof(tmp) ? size : sizeof(tmp));

@@ -30,13 +30,10 @@
 
 enum { SYNC_UNKNOWN, SYNC_MEMBARRIER, SYNC_NONE };
 static int sync_mode = SYNC_UNKNOWN; /* under the patch lock */
-static bool self_serialize;          /* kernel < 5.11 */
+static bool self_serialize;	     /* kernel < 5.11 */
 static int sync_errno;
 
-static long membarrier(int cmd)
-{
-	return syscall(SYS_membarrier, cmd, 0, 0);
-}
+static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
 /* Plain digit parsing: no locale, no stdio (this may run in a handler). */
 static long parse_ulong(const char **s)
@@ -78,8 +75,10 @@ int sc_sync_init(void)
 		sync_errno = errno;
 	} else if (!(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)) {
 		sync_errno = EOPNOTSUPP;
-	} else if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) <
-		   0) {
+	} else if (
+		membarrier(
+			MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) <
+		0) {
 		sync_errno = errno;
 	} else {
 		sync_mode = SYNC_MEMBARRIER;
@@ -146,7 +145,8 @@ int sc_sync_cores(void)
 	if (err)
 		return err;
 	if (sync_mode == SYNC_MEMBARRIER) {
-		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) < 0) {
+		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) <
+		    0) {
 			int e = errno;
 			sc_warn("membarrier SYNC_CORE failed: %s", strerror(e));
 			return -e;
@@ -163,7 +163,4 @@ int sc_sync_cores(void)
 	return 0;
 }
 
-void sc_sync_after_fork(void)
-{
-	sync_mode = SYNC_UNKNOWN;
-}
+void sc_sync_after_fork(void) { sync_mode = SYNC_UNKNOWN; }

@@ -34,14 +34,11 @@
 #define VALGRIND_DISCARD_TRANSLATIONS(a, n) ((void)(a), (void)(n))
 #endif
 
-static int mem_fd = -1;          /* under the patch lock */
-static bool mem_fd_failed;       /* open() failed: do not retry each write */
+static int mem_fd = -1;	   /* under the patch lock */
+static bool mem_fd_failed; /* open() failed: do not retry each write */
 static enum sc_write_method method = SC_WRITE_AUTO;
 
-void sc_text_set_method(enum sc_write_method m)
-{
-	method = m;
-}
+void sc_text_set_method(enum sc_write_method m) { method = m; }
 
 void sc_text_after_fork(void)
 {
@@ -152,7 +149,8 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 	if (err)
 		return err;
 	if (self + 512 > page && self < page + size) {
-		sc_warn("mprotect write at %p: the page holds the writer itself",
+		sc_warn("mprotect write at %p: the page holds the writer "
+			"itself",
 			addr);
 		return -EBUSY;
 	}

@@ -35,7 +35,7 @@ struct batch_desc {
 	size_t n;
 };
 
-static struct batch_desc desc;                 /* under the patch lock */
+static struct batch_desc desc; /* under the patch lock */
 static _Atomic(struct batch_desc *) active;
 static _Atomic long readers;
 
@@ -174,8 +174,8 @@ static void siteset_put(struct siteset *s, uintptr_t a)
 	size_t i = slot_of(a, s->cap);
 
 	for (;; i = (i + 1) & (s->cap - 1)) {
-		uintptr_t v = atomic_load_explicit(&s->slot[i],
-						   memory_order_relaxed);
+		uintptr_t v =
+			atomic_load_explicit(&s->slot[i], memory_order_relaxed);
 		if (v == a)
 			return;
 		if (v == 0) {

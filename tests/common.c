@@ -72,10 +72,7 @@ void sc_test_capture_log(void)
 	static_call_set_print(capture);
 }
 
-const char *sc_test_last_log(void)
-{
-	return last_log;
-}
+const char *sc_test_last_log(void) { return last_log; }
 
 struct static_call_stats sc_test_stats(void)
 {
@@ -99,7 +96,8 @@ static void dump_threads(void)
 		int fd;
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+			 e->d_name);
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
 			continue;
@@ -109,7 +107,8 @@ static void dump_threads(void)
 			buf[n] = 0;
 			fprintf(stderr, "  thread %s: %s", e->d_name, buf);
 		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall",
+			 e->d_name);
 		fd = open(path, O_RDONLY);
 		if (fd >= 0) {
 			n = read(fd, buf, sizeof(buf) - 1);
@@ -129,7 +128,8 @@ static void *watchdog(void *arg)
 	double end = sc_now() + watchdog_limit;
 	while (sc_now() < end)
 		usleep(100000);
-	fprintf(stderr, "WATCHDOG: test still running after %.1f s (deadlock?)\n",
+	fprintf(stderr,
+		"WATCHDOG: test still running after %.1f s (deadlock?)\n",
 		watchdog_limit);
 	dump_threads();
 	_exit(99);

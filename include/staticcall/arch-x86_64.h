@@ -34,7 +34,7 @@
 		".balign 16, 0xcc\n\t"                                         \
 		".globl " sym "\n\t"                                           \
 		".protected " sym "\n\t"                                       \
-		".type " sym ", @function\n" sym ":\n\t" insn "\n\t"            \
+		".type " sym ", @function\n" sym ":\n\t" insn "\n\t"           \
 		".byte 0x0f, 0x0b\n\t"                                         \
 		".quad 0\n\t"                                                  \
 		".size " sym ", 16\n\t"                                        \
@@ -42,8 +42,7 @@
 
 /* The target sits in another section, so the assembler cannot shorten the
  * jump to 2 bytes; the library checks the emitted bytes anyway. */
-#define __SC_TRAMP_JMP(sym, func)                                              \
-	__SC_TRAMP(sym, "jmp " func "\n\t.byte 0xcc")
+#define __SC_TRAMP_JMP(sym, func) __SC_TRAMP(sym, "jmp " func "\n\t.byte 0xcc")
 #define __SC_TRAMP_RET(sym)                                                    \
 	__SC_TRAMP(sym, ".byte 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc")
 #define __SC_TRAMP_RET0(sym)                                                   \

@@ -28,13 +28,17 @@ static void test_kernel_selftest(void **state)
 		int (*func)(int);
 		int val, expect;
 	} steps[] = {
-		{NULL, 2, 3}, {add2, 3, 5}, {add1, 4, 5},
+		{NULL, 2, 3},
+		{add2, 3, 5},
+		{add1, 4, 5},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if (steps[i].func)
-			assert_int_equal(static_call_update(sc_op, steps[i].func), 0);
-		assert_int_equal(static_call(sc_op)(steps[i].val), steps[i].expect);
+			assert_int_equal(
+				static_call_update(sc_op, steps[i].func), 0);
+		assert_int_equal(static_call(sc_op)(steps[i].val),
+				 steps[i].expect);
 	}
 }
 
@@ -160,7 +164,9 @@ static void test_batch(void **state)
 	assert_int_equal(after.syncs, before.syncs);
 
 	assert_int_equal(static_call_batch_add(&b, sc_null, NULL), 0);
-	assert_int_equal(static_call_batch_add(&b, sc_ret0, static_call_return0), -ENOSPC);
+	assert_int_equal(
+		static_call_batch_add(&b, sc_ret0, static_call_return0),
+		-ENOSPC);
 	static_call_batch_reset(&b);
 	assert_int_equal(static_call_update(sc_null, NULL), 0);
 	assert_int_equal(static_call_update(sc_ret0, static_call_return0), 0);
@@ -258,7 +264,8 @@ static void test_no_wx(void **state)
 {
 	(void)state;
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(static_call_update(sc_op, (i & 1) ? add2 : add1), 0);
+		assert_int_equal(
+			static_call_update(sc_op, (i & 1) ? add2 : add1), 0);
 	assert_int_equal(sc_test_count_wx(), 0);
 }
 
@@ -268,7 +275,8 @@ static void test_stats_size(void **state)
 	(void)state;
 	memset(&st, 0xff, sizeof(st));
 	/* a smaller (older) struct is filled only as far as it goes */
-	assert_int_equal(static_call_get_stats(&st, sizeof(unsigned long long)), 0);
+	assert_int_equal(static_call_get_stats(&st, sizeof(unsigned long long)),
+			 0);
 	assert_true(st.batches == ~0ull);
 	assert_int_equal(static_call_get_stats(&st, sizeof(st)), 0);
 	assert_true(st.batches > 0 && st.batches != ~0ull);
