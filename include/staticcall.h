@@ -204,7 +204,7 @@ SC_API int __static_call_update(struct static_call_key *key, void *func);
  * itself thread-safe: one thread fills and commits it.
  * ------------------------------------------------------------------------ */
 struct static_call_batch_entry {
-	unsigned long __opaque[9];
+	unsigned long __opaque[10];
 };
 
 struct static_call_batch {
@@ -265,8 +265,10 @@ DECLARE_STATIC_CALL(static_call_trace_hook, static_call_trace_fn_t);
 	X(bytes_written)   /* bytes of code written */                         \
 	X(writes_procmem)  /* writes through /proc/self/mem */                 \
 	X(writes_mprotect) /* writes through the mprotect fallback */          \
+	X(writes_view)	   /* writes through a writable view of the page */    \
 	X(segv_waits)	   /* threads that waited out an mprotect window */    \
-	X(errors)	   /* updates and commits that failed */
+	X(int3_refused) /* int3 patches refused: a thread blocked SIGTRAP */   \
+	X(errors)	/* updates and commits that failed */
 
 struct static_call_stats {
 #define __SC_STAT_FIELD(n) unsigned long long n;
@@ -276,6 +278,27 @@ struct static_call_stats {
 
 /* Fill @stats (of @size bytes, for ABI growth); returns 0 or -EINVAL. */
 SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
+
+/*
+ * Run-time options, also read once, at first use, from the environment
+ * variable STATICCALL_<NAME in capitals>; a value set here wins.
+ *
+ *   "protocol"  auto: trampolines are updated without traps, by atomic
+ *                     stores through a second, writable view of their pages
+ *                     (docs/design.md), falling back to int3 where that view
+ *                     cannot be made;
+ *               int3: always the kernel's int3 protocol.
+ *   "write"     how the int3 protocol writes code: auto (/proc/self/mem,
+ *               falling back to an mprotect window), procmem, mprotect.
+ *   "sigtrap_check"  on (default): before writing an int3, look at every
+ *               thread's signal mask and refuse the update (-EAGAIN) if one
+ *               blocks SIGTRAP (it would be killed if it ran into the int3);
+ *               off: skip that check (it costs ~20 us per thread).
+ *
+ * Returns 0, -ENOENT (no such option), -EINVAL (bad value), or -EDEADLK
+ * (called from inside an update on the same thread).
+ */
+SC_API int static_call_set_option(const char *name, const char *value);
 
 enum static_call_print_level {
 	STATIC_CALL_WARN = 0,

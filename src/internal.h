@@ -45,6 +45,7 @@ struct sc_poke {
 	uint8_t skip;	  /* nothing to write (new == old) */
 	uint8_t pad;
 	unsigned int seq; /* batch order, for duplicate keys */
+	uint8_t *rw;	  /* writable view of addr: trap-free update */
 	uint8_t old[SC_POKE_MAX];
 	uint8_t new[SC_POKE_MAX];
 	struct static_call_key *key; /* owner, for the static call layer */
@@ -87,11 +88,43 @@ SC_HIDDEN void sc_text_set_method(enum sc_write_method m);
 /* Write @len bytes at @addr in a mapped, executable page.  0 or -errno;
  * nothing is written on error. */
 SC_HIDDEN int sc_text_write(void *addr, const void *src, size_t len);
+/* The trap-free write through a writable view @rw of @addr: every aligned
+ * 8-byte word of [0, len) that differs between @old and @new is stored with
+ * one atomic store, the word at offset 0 (the live instruction) last. */
+SC_HIDDEN void sc_text_store_words(uint8_t *addr, uint8_t *rw,
+				   const uint8_t *old, const uint8_t *new,
+				   size_t len);
 SC_HIDDEN void sc_text_after_fork(void);
 
 /* Look up the mapping holding [addr, addr+len): 0 and its PROT_* bits, or
  * -EFAULT if the range is not mapped by one mapping.  Async-signal-safe. */
 SC_HIDDEN int sc_mem_prot(const void *addr, size_t len, int *prot);
+
+/* ------------------------------------------------------------------------
+ * Writable views of trampoline pages (alias.c)
+ * ------------------------------------------------------------------------ */
+/* The writable address of [addr, addr+len) (within one page), creating the
+ * page's second view on first use.  -EIO if the page may not be written at
+ * all (still shared with a fork child); other errors mean "use int3". */
+SC_HIDDEN int sc_alias_get(void *addr, size_t len, uint8_t **rw);
+SC_HIDDEN void sc_alias_after_fork(void);
+/* The writable view of [addr, addr+len) if its page has one, else NULL.
+ * Such a page is a shared mapping, which /proc/self/mem cannot write:
+ * every write to it goes through the view. */
+SC_HIDDEN uint8_t *sc_alias_lookup(const void *addr, size_t len);
+
+/* ------------------------------------------------------------------------
+ * Options (options.c) and threads (threads.c)
+ * ------------------------------------------------------------------------ */
+enum sc_protocol {
+	SC_PROTO_AUTO = 0, /* trap-free where a writable view exists */
+	SC_PROTO_INT3,	   /* always the int3 protocol */
+};
+SC_HIDDEN extern enum sc_protocol sc_protocol;
+SC_HIDDEN extern bool sc_sigtrap_check;
+SC_HIDDEN void sc_options_from_env(void);
+/* The tid of a thread that has SIGTRAP blocked, 0 if none, or -errno. */
+SC_HIDDEN long sc_sigtrap_blocker(void);
 
 /* ------------------------------------------------------------------------
  * The trap side (trap.c)
@@ -101,6 +134,8 @@ SC_HIDDEN int sc_trap_install(void);
 SC_HIDDEN void sc_trap_publish(struct sc_poke *pokes, size_t n);
 /* Hide the batch and wait until no handler still reads it. */
 SC_HIDDEN void sc_trap_unpublish(void);
+/* Is thread @tid running our SIGTRAP handler right now? */
+SC_HIDDEN bool sc_trap_in_handler(long tid);
 
 /* The set of every address the library has ever patched: lets the handler
  * tell a late trap on one of our sites from somebody else's int3. */

@@ -23,6 +23,16 @@
  * it is a site inside the patch path that tests put into batches, so the
  * patcher traps on its own int3 (the recursive case) on every such update.
  *
+ * Trap-free pokes (rw set: a trampoline with a writable view, alias.c) do
+ * not take part in steps 1-2: their new words are stored atomically through
+ * the view together with step 3, and the same final sync covers them.  A
+ * batch made only of such pokes is one round of stores and ONE sync, and no
+ * thread ever traps, whatever its signal mask.
+ *
+ * Before any int3 is written, every thread's signal mask is checked: a
+ * thread that blocks SIGTRAP would be killed by the kernel if it ran into
+ * one, so the batch is refused with -EAGAIN instead (nothing written).
+ *
  * Errors: every site is restored to its old bytes (the trap handler keeps
  * emulating the new instruction until then, which is one of the two correct
  * behaviours).  Only if even the restoring writes fail is the batch pinned:
@@ -35,6 +45,8 @@
 #include "internal.h"
 
 static const uint8_t trap_byte = SC_ARCH_TRAP_BYTE;
+
+static bool via_int3(const struct sc_poke *q) { return !q->skip && !q->rw; }
 
 static void trace(enum static_call_trace_step step, size_t n)
 {
@@ -99,7 +111,7 @@ static int write_heads(struct sc_poke *p, size_t n, bool use_new, size_t *done)
 	for (*done = 0; *done < n; (*done)++) {
 		struct sc_poke *q = &p[*done];
 		int err;
-		if (q->skip)
+		if (!via_int3(q))
 			continue;
 		err = sc_text_write(q->addr, use_new ? q->new : q->old, 1);
 		if (err)
@@ -116,7 +128,7 @@ static int write_tails(struct sc_poke *p, size_t n, bool use_new, size_t *done,
 		struct sc_poke *q = &p[*done];
 		size_t a, b;
 		int err;
-		if (q->skip || !tail_range(q, &a, &b))
+		if (!via_int3(q) || !tail_range(q, &a, &b))
 			continue;
 		*any = true;
 		err = sc_text_write(q->addr + a,
@@ -190,21 +202,61 @@ stuck:
 	return false;
 }
 
+static void store_atomic(struct sc_poke *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!p[i].skip && p[i].rw)
+			sc_text_store_words(p[i].addr, p[i].rw, p[i].old,
+					    p[i].new, p[i].len);
+}
+
+/* Only trap-free pokes: one round of atomic stores, one sync. */
+static int batch_atomic(struct sc_poke *p, size_t n, size_t live)
+{
+	int err = sc_sync_usable();
+
+	if (err)
+		return err;
+	trace(STATIC_CALL_TRACE_BEGIN, n);
+	store_atomic(p, n);
+	/* The stores are done and cannot be taken back; a failed sync only
+	 * delays when other cores see them. */
+	if (sc_sync_cores())
+		sc_warn("sync after atomic stores failed");
+	trace(STATIC_CALL_TRACE_FINISH, n);
+	sc_stat_add(batches, 1);
+	sc_stat_add(sites_patched, live);
+	return 0;
+}
+
 int sc_poke_batch(struct sc_poke *p, size_t n)
 {
-	size_t done = 0, live = 0;
+	size_t done = 0, live = 0, traps = 0;
 	bool any_tail;
 	int err, step = 1;
+	long tid;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		live += !p[i].skip;
+		traps += via_int3(&p[i]);
+	}
 	if (live == 0)
 		return 0;
+	if (traps == 0)
+		return batch_atomic(p, n, live);
 	err = sc_sync_usable();
 	if (err)
 		return err;
+	tid = sc_sigtrap_check ? sc_sigtrap_blocker() : 0;
+	if (tid > 0) {
+		sc_warn("thread %ld blocks SIGTRAP: an int3 patch could kill "
+			"it; not patching",
+			tid);
+		sc_stat_add(int3_refused, 1);
+		return -EAGAIN;
+	}
 	for (size_t i = 0; i < n; i++) {
-		err = p[i].skip ? 0 : sc_siteset_add(p[i].addr);
+		err = via_int3(&p[i]) ? sc_siteset_add(p[i].addr) : 0;
 		if (err)
 			return err;
 	}
@@ -213,8 +265,9 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 	trace(STATIC_CALL_TRACE_BEGIN, n);
 
 	for (done = 0; done < n; done++) {
-		err = p[done].skip ? 0
-				   : sc_text_write(p[done].addr, &trap_byte, 1);
+		err = via_int3(&p[done])
+			      ? sc_text_write(p[done].addr, &trap_byte, 1)
+			      : 0;
 		if (err)
 			goto fail;
 	}
@@ -238,6 +291,7 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 	err = write_heads(p, n, true, &done);
 	if (err)
 		goto fail;
+	store_atomic(p, n);
 	/* A failure of this last sync leaves only stale int3 in some core's
 	 * pipeline, which the handler rewinds: the patch itself is complete. */
 	if (sc_sync_cores())
@@ -253,7 +307,7 @@ fail:
 	if (step == 3) {
 		/* sites [0, done) are complete: undo them as well */
 		for (size_t i = 0; i < done; i++)
-			if (!p[i].skip)
+			if (via_int3(&p[i]))
 				sc_text_write(p[i].addr, &trap_byte, 1);
 		sc_sync_cores();
 	}

@@ -74,6 +74,9 @@ static void atfork_prepare(void) { fork_lock_err = sc_lock(); }
 
 static void atfork_parent(void)
 {
+	/* Before anyone can write again: our trampoline pages must stop
+	 * being shared with the child (alias.c). */
+	sc_alias_after_fork();
 	if (fork_lock_err == 0)
 		sc_unlock();
 }
@@ -83,24 +86,9 @@ static void atfork_child(void)
 	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
 	runtime_ready = false;
+	sc_alias_after_fork();
 	sc_text_after_fork();
 	sc_sync_after_fork();
-}
-
-static void apply_env(void)
-{
-	const char *m = sc_getenv("STATICCALL_WRITE");
-
-	if (!m || !*m || !strcmp(m, "auto"))
-		sc_text_set_method(SC_WRITE_AUTO);
-	else if (!strcmp(m, "procmem"))
-		sc_text_set_method(SC_WRITE_PROCMEM);
-	else if (!strcmp(m, "mprotect"))
-		sc_text_set_method(SC_WRITE_MPROTECT);
-	else
-		sc_warn("STATICCALL_WRITE=%s: unknown (auto, procmem, "
-			"mprotect)",
-			m);
 }
 
 int sc_runtime_prepare(void)
@@ -112,6 +100,7 @@ int sc_runtime_prepare(void)
 		return sc_trap_install(); /* someone may have replaced it */
 	if (runtime_ready) {
 		/* forked without atfork handlers (raw clone/syscall) */
+		sc_alias_after_fork();
 		sc_text_after_fork();
 		sc_sync_after_fork();
 	}
@@ -124,7 +113,7 @@ int sc_runtime_prepare(void)
 			return -err;
 		}
 	}
-	apply_env();
+	sc_options_from_env();
 	err = sc_trap_install();
 	if (err)
 		return err;

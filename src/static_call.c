@@ -90,6 +90,18 @@ static int key_poke(struct sc_poke *p)
 	memcpy(p->old, key->__shadow, sizeof(p->old));
 	sc_arch_tramp_encode((uintptr_t)key->tramp, p->func, p);
 	p->skip = memcmp(p->old, p->new, p->len) == 0;
+	p->rw = NULL;
+	if (!p->skip && sc_protocol == SC_PROTO_AUTO) {
+		/* trap-free if the page can get a writable view; -EIO means
+		 * the page must not be written at all */
+		err = sc_alias_get(p->addr, p->len, &p->rw);
+		if (err == -EIO)
+			return err;
+		if (err)
+			sc_debug("trampoline %p: no writable view (%s), using "
+				 "int3",
+				 (void *)p->addr, strerror(-err));
+	}
 	if (memcmp(p->addr, p->old, p->len) != 0) {
 		char want[3 * SC_POKE_MAX], have[3 * SC_POKE_MAX];
 		hexdump(want, p->old, p->len);

@@ -63,7 +63,43 @@ static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 	return NULL;
 }
 
+/* Threads inside trap_handler(), for sc_sigtrap_blocker(): a slot per
+ * thread while it is there (if all slots are taken, the thread is simply
+ * not listed, and a patch may be refused for nothing). */
+#define IN_HANDLER_SLOTS 64
+static _Atomic long in_handler[IN_HANDLER_SLOTS];
+
+static SC_SIGNAL_CODE int enter(long tid)
+{
+	for (int i = 0; i < IN_HANDLER_SLOTS; i++) {
+		long expect = 0;
+		if (atomic_compare_exchange_strong(&in_handler[i], &expect,
+						   tid))
+			return i;
+	}
+	return -1;
+}
+
+bool sc_trap_in_handler(long tid)
+{
+	for (int i = 0; i < IN_HANDLER_SLOTS; i++)
+		if (atomic_load(&in_handler[i]) == tid)
+			return true;
+	return false;
+}
+
+static SC_SIGNAL_CODE void handle(int sig, siginfo_t *si, void *uc);
+
 static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
+{
+	int slot = enter(sc_gettid());
+
+	handle(sig, si, uc);
+	if (slot >= 0)
+		atomic_store(&in_handler[slot], 0);
+}
+
+static SC_SIGNAL_CODE void handle(int sig, siginfo_t *si, void *uc)
 {
 	if (si->si_code == SC_ARCH_TRAP_SICODE) {
 		uintptr_t site = sc_arch_trap_site(uc);

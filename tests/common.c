@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,13 +50,23 @@ int sc_test_count_wx(void)
 int sc_test_poke_code(void *addr, const void *bytes, size_t len)
 {
 	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = -1;
 
-	if (fd < 0)
+	if (fd >= 0) {
+		n = pwrite(fd, bytes, len, (off_t)(uintptr_t)addr);
+		close(fd);
+	}
+	if (n == (ssize_t)len)
+		return 0;
+	/* A trampoline page with a writable view is a shared mapping, which
+	 * /proc/self/mem does not write: make it writable (not executable)
+	 * for a moment.  Only for single-threaded moments of a test. */
+	uintptr_t page = (uintptr_t)addr & ~(uintptr_t)4095;
+	size_t span = (uintptr_t)addr + len - page;
+	if (mprotect((void *)page, span, PROT_READ | PROT_WRITE) != 0)
 		return -1;
-	n = pwrite(fd, bytes, len, (off_t)(uintptr_t)addr);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
+	memcpy(addr, bytes, len);
+	return mprotect((void *)page, span, PROT_READ | PROT_EXEC);
 }
 
 static char last_log[512];

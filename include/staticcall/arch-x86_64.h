@@ -20,9 +20,15 @@
  * writes the far form when a target is out of rel32 reach (e.g. a function
  * in a shared object called through a trampoline in the executable).
  *
- * The trampolines go to their own section so that they sit together and away
- * from the code around them.  They are `.protected` so that calls from the
- * defining module bind directly instead of through the PLT.
+ * The trampolines go to their own section, and each translation unit's
+ * trampolines fill whole pages of their own (subsection 0 aligns the section
+ * to a page, subsection 1 holds the trampolines, subsection 2 pads the end
+ * to a page): the library gives those pages a second, writable view and
+ * updates trampolines with single atomic stores, without traps (see
+ * docs/design.md), and no other code shares the pages.  The cost is up to a
+ * page of text per translation unit that defines static calls.  They are
+ * `.protected` so that calls from the defining module bind directly instead
+ * of through the PLT.
  */
 #ifndef STATICCALL_ARCH_X86_64_H
 #define STATICCALL_ARCH_X86_64_H
@@ -31,6 +37,9 @@
 
 #define __SC_TRAMP(sym, insn)                                                  \
 	__asm__(".pushsection .text.staticcall_tramp, \"ax\", @progbits\n\t"   \
+		".subsection 0\n\t"                                            \
+		".balign 4096, 0xcc\n\t"                                       \
+		".subsection 1\n\t"                                            \
 		".balign 16, 0xcc\n\t"                                         \
 		".globl " sym "\n\t"                                           \
 		".protected " sym "\n\t"                                       \
@@ -38,6 +47,8 @@
 		".byte 0x0f, 0x0b\n\t"                                         \
 		".quad 0\n\t"                                                  \
 		".size " sym ", 16\n\t"                                        \
+		".subsection 2\n\t"                                            \
+		".balign 4096, 0xcc\n\t"                                       \
 		".popsection\n")
 
 /* The target sits in another section, so the assembler cannot shorten the

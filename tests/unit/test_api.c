@@ -142,9 +142,29 @@ static void test_batch(void **state)
 	assert_int_equal(static_call(sc_op)(3), -3);
 	assert_int_equal(static_call(sc_null)(3), -3);
 	assert_int_equal(static_call(sc_ret0)(3), 4);
-	assert_int_equal(after.syncs - before.syncs, 3);
+	/* trap-free protocol: one round of stores, one sync */
+	assert_int_equal(after.syncs - before.syncs, 1);
 	assert_int_equal(after.batches - before.batches, 1);
 	assert_int_equal(after.sites_patched - before.sites_patched, 3);
+
+	/* int3 protocol: three syncs for the whole batch */
+	assert_int_equal(static_call_set_option("protocol", "int3"), 0);
+	static_call_batch_add(&b, sc_op, add1);
+	static_call_batch_add(&b, sc_null, add2);
+	static_call_batch_add(&b, sc_ret0, add2);
+	before = sc_test_stats();
+	assert_int_equal(static_call_batch_commit(&b), 0);
+	after = sc_test_stats();
+	assert_int_equal(after.syncs - before.syncs, 3);
+	assert_int_equal(after.sites_patched - before.sites_patched, 3);
+	assert_int_equal(static_call(sc_op)(3), 4);
+	assert_int_equal(static_call(sc_null)(3), 5);
+	assert_int_equal(static_call(sc_ret0)(3), 5);
+	assert_int_equal(static_call_set_option("protocol", "auto"), 0);
+	static_call_batch_add(&b, sc_op, neg);
+	static_call_batch_add(&b, sc_null, neg);
+	static_call_batch_add(&b, sc_ret0, add1);
+	assert_int_equal(static_call_batch_commit(&b), 0);
 
 	/* full batch: -ENOSPC, remembered, and the commit writes nothing */
 	assert_int_equal(static_call_batch_init(&b, ents, 1), 0);
@@ -269,6 +289,21 @@ static void test_no_wx(void **state)
 	assert_int_equal(sc_test_count_wx(), 0);
 }
 
+static void test_options(void **state)
+{
+	(void)state;
+	sc_test_capture_log();
+	assert_int_equal(static_call_set_option("nope", "1"), -ENOENT);
+	assert_int_equal(static_call_set_option("protocol", "fast"), -EINVAL);
+	assert_int_equal(static_call_set_option("write", "floppy"), -EINVAL);
+	assert_int_equal(static_call_set_option(NULL, "auto"), -EINVAL);
+	assert_int_equal(static_call_set_option("write", NULL), -EINVAL);
+	assert_true(strlen(sc_test_last_log()) > 0);
+	assert_int_equal(static_call_set_option("write", "auto"), 0);
+	assert_int_equal(static_call_set_option("protocol", "auto"), 0);
+	static_call_set_print(NULL);
+}
+
 static void test_stats_size(void **state)
 {
 	struct static_call_stats st;
@@ -294,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_no_wx),
+		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_stats_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writable views of the trampoline pages, for the trap-free protocol.
+ *
+ * A trampoline page of the program is file-backed and private: no second
+ * mapping of it can be made.  So, the first time a page is needed, it is
+ * copied into a memfd and the memfd is mapped twice: MAP_FIXED over the
+ * original page, with the original (read+execute) protection, and at a new
+ * address, read+write.  No mapping is ever writable and executable.
+ *
+ * Swapping the page under running threads is safe because the bytes do not
+ * change: mmap(MAP_FIXED) replaces the mapping under the mm's write lock, and
+ * a thread that touches the page meanwhile takes a page fault that waits for
+ * the lock and then finds the new mapping with the same contents.  We hold
+ * the patch lock, so none of our own writes can land in between.
+ *
+ * fork: MAP_SHARED pages stay shared with the child, so after fork() parent
+ * and child would patch each other's code.  Both therefore move their pages
+ * to a memfd of their own before either can write again: the child in its
+ * atfork handler (before fork() returns there), the parent before it
+ * releases the patch lock.  Nobody writes to the old memfd after the fork.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+#define PAGE 4096UL
+
+struct alias {
+	uintptr_t page; /* the code page */
+	uint8_t *rw;	/* its writable view */
+	int prot;	/* the code page's protection */
+};
+
+/* All under the patch lock.  The table grows by mmap (no malloc: updates
+ * may come from signal handlers). */
+static struct alias *table;
+static size_t nr, cap;
+static int memfd = -1;
+static off_t memfd_size;
+static bool broken; /* a fork could not unshare: no more alias writes */
+
+static int memfd_open(void)
+{
+	int fd = (int)syscall(SYS_memfd_create, "staticcall-text",
+			      MFD_CLOEXEC | MFD_EXEC);
+
+	if (fd < 0 && errno == EINVAL) /* before Linux 6.3: no MFD_EXEC */
+		fd = (int)syscall(SYS_memfd_create, "staticcall-text",
+				  MFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int table_grow(void)
+{
+	size_t ncap = cap ? cap * 2 : 64;
+	struct alias *t = mmap(NULL, ncap * sizeof(*t), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (t == MAP_FAILED)
+		return -ENOMEM;
+	if (table) {
+		memcpy(t, table, nr * sizeof(*t));
+		munmap(table, cap * sizeof(*t));
+	}
+	table = t;
+	cap = ncap;
+	return 0;
+}
+
+/*
+ * Give @page a writable view backed by offset @off of @fd (a fresh page of
+ * that memfd): copy, map RW, check that an executable mapping of the memfd
+ * is allowed at all, then swap the code page.  On failure the original page
+ * is left as it was.
+ */
+static int alias_map(int fd, off_t off, uintptr_t page, int prot, uint8_t **rw)
+{
+	void *v, *x;
+
+	if (pwrite(fd, (void *)page, PAGE, off) != (ssize_t)PAGE)
+		return errno ? -errno : -EIO;
+	v = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (v == MAP_FAILED)
+		return -errno;
+	/* MAP_FIXED may drop the old mapping when it fails: try the same
+	 * mapping elsewhere first, so that a refusal (noexec memfds, an LSM)
+	 * is found while the code page is still untouched. */
+	x = mmap(NULL, PAGE, prot, MAP_SHARED, fd, off);
+	if (x == MAP_FAILED) {
+		int e = errno;
+		munmap(v, PAGE);
+		return -e;
+	}
+	munmap(x, PAGE);
+	x = mmap((void *)page, PAGE, prot, MAP_SHARED | MAP_FIXED, fd, off);
+	if (x != (void *)page) {
+		int e = errno;
+		munmap(v, PAGE);
+		sc_warn("cannot map the trampoline page %p: %s", (void *)page,
+			strerror(e));
+		return -e;
+	}
+	*rw = v;
+	return 0;
+}
+
+uint8_t *sc_alias_lookup(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, page = a & ~(PAGE - 1);
+
+	if (((a + len - 1) & ~(PAGE - 1)) != page)
+		return NULL;
+	for (size_t i = 0; i < nr; i++)
+		if (table[i].page == page)
+			return table[i].rw + (a - page);
+	return NULL;
+}
+
+int sc_alias_get(void *addr, size_t len, uint8_t **rw)
+{
+	uintptr_t a = (uintptr_t)addr, page = a & ~(PAGE - 1);
+	struct alias *al;
+	int prot, err;
+
+	if (broken)
+		return -EIO;
+	if (((a + len - 1) & ~(PAGE - 1)) != page)
+		return -EINVAL;
+	*rw = sc_alias_lookup(addr, len);
+	if (*rw)
+		return 0;
+	err = sc_mem_prot((void *)page, PAGE, &prot);
+	if (err)
+		return err;
+	if (!(prot & PROT_EXEC) || (prot & PROT_WRITE) || !(prot & PROT_READ))
+		return -EPERM;
+	if (nr == cap && (err = table_grow()))
+		return err;
+	if (memfd < 0) {
+		memfd = memfd_open();
+		if (memfd < 0) {
+			err = memfd;
+			memfd = -1;
+			return err;
+		}
+	}
+	if (ftruncate(memfd, memfd_size + (off_t)PAGE) != 0)
+		return -errno;
+	al = &table[nr];
+	err = alias_map(memfd, memfd_size, page, prot, &al->rw);
+	if (err)
+		return err; /* the memfd keeps an unused page: harmless */
+	memfd_size += (off_t)PAGE;
+	al->page = page;
+	al->prot = prot;
+	nr++;
+	sc_debug("trampoline page %p now has a writable view at %p",
+		 (void *)page, (void *)al->rw);
+	*rw = al->rw + (a - page);
+	return 0;
+}
+
+/* After fork(), in the parent (lock held) and in the child. */
+void sc_alias_after_fork(void)
+{
+	int fd;
+
+	if (nr == 0)
+		return;
+	fd = memfd_open();
+	if (fd < 0 || ftruncate(fd, (off_t)(nr * PAGE)) != 0)
+		goto fail;
+	for (size_t i = 0; i < nr; i++) {
+		uint8_t *old = table[i].rw, *rw;
+		if (alias_map(fd, (off_t)(i * PAGE), table[i].page,
+			      table[i].prot, &rw) != 0)
+			goto fail;
+		munmap(old, PAGE);
+		table[i].rw = rw;
+	}
+	close(memfd);
+	memfd = fd;
+	memfd_size = (off_t)(nr * PAGE);
+	return;
+fail:
+	/* Still sharing pages with the other process: never write them. */
+	sc_warn("cannot unshare trampoline pages after fork; updates of "
+		"those static calls will fail");
+	broken = true;
+	if (fd >= 0)
+		close(fd);
+}
+
+bool sc_alias_active(void) { return nr > 0; }

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which threads block SIGTRAP.  A thread that runs an int3 with SIGTRAP
+ * blocked is killed by the kernel (a blocked synchronous signal falls back
+ * to its default action), so the int3 protocol first looks at every
+ * thread's blocked mask.  A thread inside our own SIGTRAP handler has it
+ * blocked too, harmlessly (it runs no site there, and its own mask comes
+ * back when the handler returns): those are skipped.  Plain system calls only (getdents64, open, read): this may run in
+ * an update made from a signal handler.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone.  Field
+ * 32 of /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
+ * cheaper for the kernel to produce than status). */
+static int blocks_sigtrap(const char *tid)
+{
+	char path[64] = "/proc/self/task/", buf[1024], *p;
+	uint64_t mask = 0;
+	ssize_t n;
+	int fd, field;
+
+	if (strlen(tid) > 20)
+		return -1;
+	strcat(strcat(path, tid), "/stat");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p)
+		return -1;
+	for (field = 2; *p && field < 32; p++)
+		if (*p == ' ')
+			field++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		mask = mask * 10 + (uint64_t)(*p - '0');
+	return (int)((mask >> (SIGTRAP - 1)) & 1);
+}
+
+static long parse_tid(const char *s)
+{
+	long v = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+/*
+ * A thread seen with SIGTRAP blocked may just be passing through our own
+ * handler (its mask is then the handler's, and it runs no site): it may even
+ * have been preempted there, between the kernel setting the handler's mask
+ * and the handler registering itself.  So look again, for up to 20 ms,
+ * before believing it; a thread that really blocks SIGTRAP stays blocked
+ * (and then costs that wait before the update is refused).
+ */
+static bool still_blocked(const char *name)
+{
+	const struct timespec pause = {0, 100 * 1000};
+
+	for (int i = 0; i < 200; i++) {
+		if (blocks_sigtrap(name) != 1)
+			return false;
+		if (sc_trap_in_handler(parse_tid(name)))
+			return false;
+		nanosleep(&pause, NULL);
+	}
+	return true;
+}
+
+long sc_sigtrap_blocker(void)
+{
+	char buf[4096];
+	long found = 0;
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n && !found;) {
+			struct linux_dirent64 *d = (void *)(buf + off);
+			off += d->d_reclen;
+			if (d->d_name[0] >= '0' && d->d_name[0] <= '9' &&
+			    still_blocked(d->d_name))
+				found = parse_tid(d->d_name);
+		}
+		if (found)
+			break;
+	}
+	close(fd);
+	return found;
+}
