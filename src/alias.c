@@ -130,7 +130,7 @@ int sc_alias_get(void *addr, size_t len, uint8_t **rw)
 {
 	uintptr_t a = (uintptr_t)addr, page = a & ~(PAGE - 1);
 	struct alias *al;
-	int prot, err;
+	int prot = 0, err;
 
 	if (broken)
 		return -EIO;
@@ -181,7 +181,7 @@ void sc_alias_after_fork(void)
 	if (fd < 0 || ftruncate(fd, (off_t)(nr * PAGE)) != 0)
 		goto fail;
 	for (size_t i = 0; i < nr; i++) {
-		uint8_t *old = table[i].rw, *rw;
+		uint8_t *old = table[i].rw, *rw = NULL;
 		if (alias_map(fd, (off_t)(i * PAGE), table[i].page,
 			      table[i].prot, &rw) != 0)
 			goto fail;

@@ -42,7 +42,7 @@ static int key_prepare(struct static_call_key *key)
 {
 	uint8_t *tramp;
 	void *target;
-	int prot, err;
+	int prot = 0, err;
 
 	if (key->__flags & SC_KEY_READY)
 		return 0;

@@ -33,6 +33,8 @@ static int sync_mode = SYNC_UNKNOWN; /* under the patch lock */
 static bool self_serialize;	     /* kernel < 5.11 */
 static int sync_errno;
 
+#define REG_SYNC_CORE MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+
 static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
 /* Plain digit parsing: no locale, no stdio (this may run in a handler). */
@@ -71,17 +73,13 @@ int sc_sync_init(void)
 		return 0;
 	self_serialize = kernel_before(5, 11);
 	q = membarrier(MEMBARRIER_CMD_QUERY);
-	if (q < 0) {
-		sync_errno = errno;
-	} else if (!(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)) {
+	if (q >= 0 && !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE))
 		sync_errno = EOPNOTSUPP;
-	} else if (
-		membarrier(
-			MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) <
-		0) {
+	else if (q < 0 || membarrier(REG_SYNC_CORE) < 0)
 		sync_errno = errno;
-	} else {
+	else
 		sync_mode = SYNC_MEMBARRIER;
+	if (sync_mode == SYNC_MEMBARRIER) {
 		sc_debug("sync: membarrier SYNC_CORE%s",
 			 self_serialize ? " + cpuid (kernel < 5.11)" : "");
 		return 0;

@@ -142,7 +142,7 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 	size_t size = ((a + len + ps - 1) & ~(uintptr_t)(ps - 1)) - page;
 	uintptr_t self = (uintptr_t)&mprotect_window;
 	sigset_t all, old;
-	int prot, err;
+	int prot = 0, err;
 	long r;
 
 	err = sc_mem_prot((void *)page, size, &prot);

@@ -77,7 +77,7 @@ static long parse_tid(const char *s)
  */
 static bool still_blocked(const char *name)
 {
-	const struct timespec pause = {0, 100 * 1000};
+	const struct timespec pause = {0, 100000L};
 
 	for (int i = 0; i < 200; i++) {
 		if (blocks_sigtrap(name) != 1)
