@@ -233,6 +233,156 @@ SC_API int static_call_batch_commit(struct static_call_batch *batch);
 SC_API void static_call_batch_reset(struct static_call_batch *batch);
 
 /* ------------------------------------------------------------------------
+ * Static keys (jump labels)
+ *
+ *   DEFINE_STATIC_KEY_FALSE(tracing);
+ *
+ *   if (static_branch_unlikely(&tracing))   // a 5-byte nop until enabled
+ *           trace_something();
+ *   ...
+ *   static_branch_enable(&tracing);         // live, thread-safe
+ *
+ * A branch site is an `asm goto` that emits a 5-byte nop or a jump, plus an
+ * entry in the module's sc_jump_table section; the hot path runs only that
+ * instruction (no load, no compare).  Enabling or disabling a key patches
+ * every site of the key, in every loaded module, in one batch.  A module
+ * loaded later (dlopen) gets its sites in the key's current state before its
+ * constructors finish; an unloaded one is forgotten before its code goes.
+ * The site holds a jump iff (key enabled) XOR (likely form).
+ * ------------------------------------------------------------------------ */
+struct static_key {
+	int enabled;	      /* reference count: > 0 means enabled */
+	unsigned int __flags; /* private: bit 0 = defined true */
+	void *__reserved;
+};
+
+struct static_key_true {
+	struct static_key key;
+};
+
+struct static_key_false {
+	struct static_key key;
+};
+
+#define STATIC_KEY_TRUE_INIT                                                   \
+	{                                                                      \
+		.key = {.enabled = 1, .__flags = 1 }                           \
+	}
+#define STATIC_KEY_FALSE_INIT                                                  \
+	{                                                                      \
+		.key = {.enabled = 0, .__flags = 0 }                           \
+	}
+
+#define DEFINE_STATIC_KEY_TRUE(name)                                           \
+	SC_API struct static_key_true name = STATIC_KEY_TRUE_INIT
+#define DEFINE_STATIC_KEY_FALSE(name)                                          \
+	SC_API struct static_key_false name = STATIC_KEY_FALSE_INIT
+#define DECLARE_STATIC_KEY_TRUE(name) extern struct static_key_true name
+#define DECLARE_STATIC_KEY_FALSE(name) extern struct static_key_false name
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)                              \
+	SC_API struct static_key_true name[count] = {                          \
+		[0 ...(count) - 1] = STATIC_KEY_TRUE_INIT}
+#define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)                             \
+	SC_API struct static_key_false name[count] = {                         \
+		[0 ...(count) - 1] = STATIC_KEY_FALSE_INIT}
+
+/* A jump table entry: where the site is, where it jumps, and (through a
+ * per-site constant pointer, so that keys in other shared objects need no
+ * text relocation) which key, with bit 0 set for the likely form. */
+struct static_key_entry {
+	int code;   /* site - &code */
+	int target; /* jump target - &target */
+	long key;   /* (&pointer to key) - &key, | 1 if likely */
+};
+
+SC_API int __static_key_error_wrong_type(void)
+	__attribute__((error("static_branch_*: not a static_key_true/false")));
+
+#define __SC_KEY_IS(x, t) __builtin_types_compatible_p(__typeof__(*(x)), t)
+
+/*
+ * static_branch_likely(&key) / static_branch_unlikely(&key): true when the
+ * key is enabled.  likely: the enabled path is the straight line;
+ * unlikely: the disabled path is.  Whether the site starts as a nop or a
+ * jump follows from the key's type and the form, as in the kernel.  The key
+ * must be a static_key_true or static_key_false object with a constant
+ * address.
+ */
+#define __SC_BRANCH(x, likely, t_jump, f_jump)                                 \
+	__builtin_choose_expr(                                                 \
+		__SC_KEY_IS(x, struct static_key_true),                        \
+		__sc_static_branch(&(x)->key, likely, t_jump),                 \
+		__builtin_choose_expr(                                         \
+			__SC_KEY_IS(x, struct static_key_false),               \
+			__sc_static_branch(&(x)->key, likely, f_jump),         \
+			__static_key_error_wrong_type()))
+
+/* For a true key the likely form starts as a nop (enabled XOR likely = 0),
+ * the unlikely form as a jump; for a false key the other way round. */
+#define static_branch_likely(x) __builtin_expect(!__SC_BRANCH(x, 1, 0, 1), 1)
+#define static_branch_unlikely(x) __builtin_expect(__SC_BRANCH(x, 0, 1, 0), 0)
+
+/*
+ * Changing keys.  All return 0 or a negative errno; on error no site was
+ * changed.  enable/disable set the key to 1/0 (enable of a key already at a
+ * count > 0 leaves the count alone, as the kernel does; disable of a key
+ * with a count > 1 sets it to 0); inc/dec count references, and a dec below
+ * zero is -EINVAL, never a wrap.  Safe from any thread while others run the
+ * sites; not async-signal-safe when a module is being loaded concurrently.
+ * Errors: those of static_call_update(), and -EOVERFLOW (inc past INT_MAX).
+ */
+#define static_branch_enable(x) __static_key_set(&(x)->key, 1)
+#define static_branch_disable(x) __static_key_set(&(x)->key, 0)
+#define static_branch_inc(x) __static_key_add(&(x)->key, 1)
+#define static_branch_dec(x) __static_key_add(&(x)->key, -1)
+#define static_key_enabled(x)                                                  \
+	(__atomic_load_n(&(x)->key.enabled, __ATOMIC_ACQUIRE) > 0)
+#define static_key_count(x) __atomic_load_n(&(x)->key.enabled, __ATOMIC_ACQUIRE)
+
+SC_API int __static_key_set(struct static_key *key, int enabled);
+SC_API int __static_key_add(struct static_key *key, int delta);
+
+/* In a batch: set keys together with static call updates, one patch run. */
+#define static_branch_batch_enable(batch, x)                                   \
+	__static_key_batch_set((batch), &(x)->key, 1)
+#define static_branch_batch_disable(batch, x)                                  \
+	__static_key_batch_set((batch), &(x)->key, 0)
+SC_API int __static_key_batch_set(struct static_call_batch *batch,
+				  struct static_key *key, int enabled);
+
+/*
+ * Every module (executable or shared object) that holds branch sites
+ * registers its sc_jump_table when it is loaded and forgets it before it is
+ * unloaded: each translation unit that includes this header carries a weak,
+ * hidden constructor/destructor pair (one per module after linking; repeated
+ * registrations are ignored).
+ */
+SC_API int __static_key_register(struct static_key_entry *start,
+				 struct static_key_entry *stop);
+SC_API void __static_key_unregister(struct static_key_entry *start);
+extern struct static_key_entry __start_sc_jump_table[]
+	__attribute__((weak, visibility("hidden")));
+extern struct static_key_entry __stop_sc_jump_table[]
+	__attribute__((weak, visibility("hidden")));
+__attribute__((weak, visibility("hidden"), constructor(101))) void
+__sc_jump_table_init(void)
+{
+	struct static_key_entry *start = __start_sc_jump_table;
+	struct static_key_entry *stop = __stop_sc_jump_table;
+
+	if (start != stop)
+		__static_key_register(start, stop);
+}
+__attribute__((weak, visibility("hidden"), destructor(101))) void
+__sc_jump_table_exit(void)
+{
+	struct static_key_entry *start = __start_sc_jump_table;
+
+	if (start != __stop_sc_jump_table)
+		__static_key_unregister(start);
+}
+
+/* ------------------------------------------------------------------------
  * The trace hook: a static call that the patch engine itself calls between
  * the steps of its protocol (it is NULL, so a no-op, until someone sets it).
  * It exists to watch the protocol and, as the 2019 LKML discussion asked, to

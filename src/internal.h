@@ -43,13 +43,19 @@ struct sc_poke {
 	uint8_t len;	  /* bytes that may change, 1..SC_POKE_MAX */
 	uint8_t emu;	  /* enum sc_emu: behaviour of the new bytes */
 	uint8_t skip;	  /* nothing to write (new == old) */
-	uint8_t pad;
-	unsigned int seq; /* batch order, for duplicate keys */
+	uint8_t kind;	  /* as a batch request: enum sc_req */
+	unsigned int seq; /* as a batch request: order, for duplicates */
 	uint8_t *rw;	  /* writable view of addr: trap-free update */
 	uint8_t old[SC_POKE_MAX];
 	uint8_t new[SC_POKE_MAX];
-	struct static_call_key *key; /* owner, for the static call layer */
-	void *func;		     /* the requested target */
+	void *owner; /* struct static_call_key or struct static_key */
+	void *value; /* new target, or (intptr_t) new key count */
+};
+
+/* What a batch entry asks for. */
+enum sc_req {
+	SC_REQ_CALL = 1, /* retarget a static call */
+	SC_REQ_KEY,	 /* set a static key's count */
 };
 
 /* ------------------------------------------------------------------------
@@ -154,6 +160,31 @@ SC_HIDDEN int sc_poke_batch(struct sc_poke *pokes, size_t n);
 /* A site of a batch that could not be restored after a failed write, kept
  * published for good; NULL normally.  Async-signal-safe. */
 SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
+
+/* ------------------------------------------------------------------------
+ * Requests (batch.c, static_call.c, jump_label.c)
+ * ------------------------------------------------------------------------ */
+/* A growable array of pokes, mmap-backed (no malloc on the update path). */
+struct sc_pokes {
+	struct sc_poke *v;
+	size_t n, cap;
+};
+SC_HIDDEN struct sc_poke *sc_pokes_add(struct sc_pokes *ps);
+
+/* Apply @n requests (static calls and keys) as one patch.  Takes the lock. */
+SC_HIDDEN int sc_commit(struct sc_poke *reqs, size_t n);
+/* Lock held: turn a static call request into its trampoline poke (in
+ * place); 0 or -errno. */
+SC_HIDDEN int sc_call_prepare(struct sc_poke *req);
+SC_HIDDEN void sc_call_done(const struct sc_poke *req);
+/* Lock held: append the pokes for a static key request (jump_label.c). */
+SC_HIDDEN int sc_key_prepare(struct sc_poke *req, struct sc_pokes *out);
+SC_HIDDEN void sc_key_done(const struct sc_poke *req);
+/* Bytes as "0f 1f 44 00 00" into @out (3 * n chars). */
+SC_HIDDEN void sc_hexdump(char *out, const uint8_t *b, size_t n);
+/* The range and protection of the mapping holding @addr (async-signal-safe). */
+SC_HIDDEN int sc_mem_range(const void *addr, uintptr_t *lo, uintptr_t *hi,
+			   int *prot);
 
 /* ------------------------------------------------------------------------
  * Diagnostics (log.c, stats)

@@ -254,36 +254,32 @@ static const char *parse_hex(const char *s, uintptr_t *v)
 	return s;
 }
 
-/* One line of /proc/self/maps: "lo-hi rwxp ..."; 1 when it covers the range. */
-static int maps_line(const char *l, uintptr_t a, uintptr_t e, int *prot)
+/* One line of /proc/self/maps: "lo-hi rwxp ..."; 1 when it holds @a. */
+static int maps_line(const char *l, uintptr_t a, uintptr_t *lo, uintptr_t *hi,
+		     int *prot)
 {
-	uintptr_t lo, hi;
-
-	l = parse_hex(l, &lo);
+	l = parse_hex(l, lo);
 	if (*l++ != '-')
 		return 0;
-	l = parse_hex(l, &hi);
-	if (*l++ != ' ' || a < lo || a >= hi)
+	l = parse_hex(l, hi);
+	if (*l++ != ' ' || a < *lo || a >= *hi)
 		return 0;
-	if (e > hi)
-		return -1; /* spans mappings */
 	*prot = (l[0] == 'r' ? PROT_READ : 0) | (l[1] == 'w' ? PROT_WRITE : 0) |
 		(l[2] == 'x' ? PROT_EXEC : 0);
 	return 1;
 }
 
-int sc_mem_prot(const void *addr, size_t len, int *prot)
+int sc_mem_range(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot)
 {
 	char buf[4096];
 	size_t have = 0;
-	uintptr_t a = (uintptr_t)addr, e = a + len;
+	uintptr_t a = (uintptr_t)addr;
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	int found = 0;
+	bool skip = false; /* inside the tail of an over-long line */
 
 	if (fd < 0)
 		return -errno;
-	bool skip = false; /* inside the tail of an over-long line */
-
 	for (;;) {
 		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
 		char *line = buf, *nl;
@@ -295,7 +291,7 @@ int sc_mem_prot(const void *addr, size_t len, int *prot)
 		while (!found && (nl = strchr(line, '\n'))) {
 			*nl = 0;
 			if (!skip)
-				found = maps_line(line, a, e, prot);
+				found = maps_line(line, a, lo, hi, prot);
 			skip = false;
 			line = nl + 1;
 		}
@@ -305,7 +301,7 @@ int sc_mem_prot(const void *addr, size_t len, int *prot)
 			/* a path longer than the buffer: the head holds all we
 			 * need; drop the rest of the line */
 			if (!skip)
-				found = maps_line(line, a, e, prot);
+				found = maps_line(line, a, lo, hi, prot);
 			skip = true;
 			have = 0;
 			if (found)
@@ -316,5 +312,15 @@ int sc_mem_prot(const void *addr, size_t len, int *prot)
 		memmove(buf, line, have);
 	}
 	close(fd);
-	return found == 1 ? 0 : -EFAULT;
+	return found ? 0 : -EFAULT;
+}
+
+int sc_mem_prot(const void *addr, size_t len, int *prot)
+{
+	uintptr_t lo, hi;
+	int err = sc_mem_range(addr, &lo, &hi, prot);
+
+	if (!err && (uintptr_t)addr + len > hi)
+		err = -EFAULT; /* spans mappings */
+	return err;
 }

@@ -59,4 +59,40 @@
 #define __SC_TRAMP_RET0(sym)                                                   \
 	__SC_TRAMP(sym, ".byte 0x31, 0xc0, 0xc3, 0xcc, 0xcc, 0xcc")
 
+/*
+ * A static branch site: a 5-byte nop (`0f 1f 44 00 00`) or a `jmp rel32` to
+ * the taken path, and a jump table entry.  The entry refers to the key
+ * through a constant pointer local to the function (`__sc_ref`): a local
+ * symbol is a link-time constant even in PIC code, where the key itself, if
+ * it lives in another shared object, is not.  Returns 1 when the site jumps.
+ */
+#define __sc_static_branch(k, likely, jump)                                    \
+	__extension__({                                                        \
+		__label__ __sc_yes, __sc_done;                                 \
+		int __sc_r = 0;                                                \
+		static struct static_key *const __sc_ref                       \
+			__attribute__((used, aligned(8))) = (k);               \
+		__asm__ goto("1:\n\t"                                          \
+			     ".if %c[jmp]\n\t"                                 \
+			     ".byte 0xe9\n\t.long %l[__sc_yes] - (. + 4)\n\t"  \
+			     ".else\n\t"                                       \
+			     ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"          \
+			     ".endif\n\t"                                      \
+			     ".pushsection sc_jump_table, \"aw\"\n\t"          \
+			     ".balign 8\n\t"                                   \
+			     ".long 1b - ., %l[__sc_yes] - .\n\t"              \
+			     ".quad %c[ref] - . + %c[lk]\n\t"                  \
+			     ".popsection"                                     \
+			     :                                                 \
+			     : [ref] "i"(&__sc_ref), [lk] "i"(likely),         \
+			       [jmp] "i"(jump)                                 \
+			     :                                                 \
+			     : __sc_yes);                                      \
+		goto __sc_done;                                                \
+	__sc_yes:                                                              \
+		__sc_r = 1;                                                    \
+	__sc_done:                                                             \
+		__sc_r;                                                        \
+	})
+
 #endif /* STATICCALL_ARCH_X86_64_H */

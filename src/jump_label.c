@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Static keys: modules' jump tables, and the pokes that change a key.
+ *
+ * Each module (the executable, each shared object) registers its
+ * sc_jump_table from a constructor and unregisters it from a destructor (see
+ * the header).  At registration every entry is checked (the site lies in
+ * executable memory and holds the nop or jump the compiler emitted for its
+ * form); an entry that fails is reported and never touched.  The table is
+ * then sorted by key in place (it is writable data), so that the sites of a
+ * key are a binary search away in each module.  Sites of keys whose state
+ * differs from their compile-time default (a module loaded after the key was
+ * changed) are patched before the constructor returns.
+ *
+ * The state of a site follows from its key: it holds a jump iff
+ * (key enabled) XOR (likely form).  So the bytes the library last wrote are
+ * always known, and every patch is checked against them.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define KEY_DEFAULT_TRUE 0x1u
+enum { SC_KEY_SET = 0, SC_KEY_ADD = 1 }; /* request mode, in ->target */
+#define NOP5 "\x0f\x1f\x44\x00\x00"
+
+struct jmod {
+	struct static_key_entry *start, *stop;
+};
+
+/* Under the patch lock; mmap-grown. */
+static struct sc_pokes sc_key_work;
+static struct jmod *mods;
+static size_t nmods, capmods;
+
+static uint8_t *entry_code(const struct static_key_entry *e)
+{
+	return (uint8_t *)((uintptr_t)&e->code + (intptr_t)e->code);
+}
+
+static uintptr_t entry_target(const struct static_key_entry *e)
+{
+	return (uintptr_t)&e->target + (intptr_t)e->target;
+}
+
+static struct static_key *entry_key(const struct static_key_entry *e)
+{
+	struct static_key *const *ref =
+		(void *)((uintptr_t)&e->key + (e->key & ~1L));
+	return *ref;
+}
+
+static bool entry_likely(const struct static_key_entry *e)
+{
+	return e->key & 1;
+}
+
+/* An entry found invalid at registration: never patched. */
+static bool entry_dead(const struct static_key_entry *e)
+{
+	return e->code == 0;
+}
+
+/* The 5 bytes a site holds when it jumps (or not). */
+static void site_bytes(const struct static_key_entry *e, bool jump,
+		       uint8_t out[5])
+{
+	uint8_t *code = entry_code(e);
+
+	if (jump) {
+		int32_t rel =
+			(int32_t)(entry_target(e) - ((uintptr_t)code + 5));
+		out[0] = 0xe9;
+		memcpy(out + 1, &rel, 4);
+	} else {
+		memcpy(out, NOP5, 5);
+	}
+}
+
+static bool site_jumps(const struct static_key_entry *e, int enabled)
+{
+	return (enabled > 0) ^ entry_likely(e);
+}
+
+static bool key_default(const struct static_key *key)
+{
+	return key->__flags & KEY_DEFAULT_TRUE;
+}
+
+/* Heap sort of a module's table by key (in place, no allocation). */
+static bool entry_less(const struct static_key_entry *a,
+		       const struct static_key_entry *b)
+{
+	return (uintptr_t)entry_key(a) < (uintptr_t)entry_key(b);
+}
+
+/* Entries hold self-relative offsets: moving one means re-basing them. */
+static void entry_move(struct static_key_entry *to,
+		       const struct static_key_entry *from)
+{
+	intptr_t d = (intptr_t)((uintptr_t)from - (uintptr_t)to);
+	struct static_key_entry t = *from;
+
+	to->code = t.code ? (int)(t.code + d) : 0;
+	to->target = (int)(t.target + d);
+	to->key = t.key + d;
+}
+
+static void entry_swap(struct static_key_entry *a, struct static_key_entry *b)
+{
+	struct static_key_entry t;
+
+	entry_move(&t, a);
+	entry_move(a, b);
+	entry_move(b, &t);
+}
+
+static void sift(struct static_key_entry *v, size_t root, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * root + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && entry_less(&v[c], &v[c + 1]))
+			c++;
+		if (!entry_less(&v[root], &v[c]))
+			return;
+		entry_swap(&v[root], &v[c]);
+		root = c;
+	}
+}
+
+static void sort_entries(struct static_key_entry *v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(v, i, n);
+	for (size_t end = n; end-- > 1;) {
+		entry_swap(&v[0], &v[end]);
+		sift(v, 0, end);
+	}
+}
+
+/* Check one entry as compiled; mark it dead if it is not sound. */
+static void check_entry(struct static_key_entry *e, uintptr_t *lo,
+			uintptr_t *hi, int *prot)
+{
+	uint8_t *code = entry_code(e), want[5];
+	struct static_key *key = entry_key(e);
+	char hex[16];
+
+	if ((uintptr_t)code < *lo || (uintptr_t)code + 5 > *hi) {
+		if (sc_mem_range(code, lo, hi, prot) != 0 ||
+		    (uintptr_t)code + 5 > *hi)
+			*lo = *hi = 0;
+	}
+	if (!*hi || !(*prot & PROT_EXEC)) {
+		sc_warn("jump entry %p: site %p is not in executable memory; "
+			"ignored",
+			(void *)e, (void *)code);
+		e->code = 0;
+		return;
+	}
+	if (!key) {
+		sc_warn("jump entry %p: no key; ignored", (void *)e);
+		e->code = 0;
+		return;
+	}
+	site_bytes(e, site_jumps(e, key_default(key)), want);
+	if (memcmp(code, want, 5) != 0) {
+		sc_hexdump(hex, code, 5);
+		sc_warn("jump entry %p: site %p holds %s, not the branch the "
+			"compiler emits; ignored",
+			(void *)e, (void *)code, hex);
+		e->code = 0;
+	}
+}
+
+/* The first entry of @key in a sorted module, or stop. */
+static struct static_key_entry *first_of(struct jmod *m,
+					 const struct static_key *key)
+{
+	size_t lo = 0, hi = (size_t)(m->stop - m->start);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)entry_key(&m->start[mid]) < (uintptr_t)key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return m->start + lo;
+}
+
+/* Append pokes moving @key's live sites in @m from @from to @to count. */
+static int add_site_pokes(struct jmod *m, struct static_key *key, int from,
+			  int to, struct sc_pokes *out)
+{
+	for (struct static_key_entry *e = first_of(m, key);
+	     e < m->stop && entry_key(e) == key; e++) {
+		bool was = site_jumps(e, from), will = site_jumps(e, to);
+		struct sc_poke *p;
+		if (entry_dead(e) || was == will)
+			continue;
+		p = sc_pokes_add(out);
+		if (!p)
+			return -ENOMEM;
+		p->addr = entry_code(e);
+		p->len = 5;
+		site_bytes(e, was, p->old);
+		site_bytes(e, will, p->new);
+		p->emu = will ? SC_EMU_JMP : SC_EMU_NOP;
+		p->target = entry_target(e);
+		p->owner = key;
+	}
+	return 0;
+}
+
+/*
+ * Lock held.  A key request either sets (value 0/1, as the kernel's
+ * disable/enable: enabling a key already counted leaves its count) or adds
+ * (value = delta, mode SC_KEY_ADD in ->target).  The count it leaves is
+ * stored back into ->value for sc_key_done(); the pokes for the sites that
+ * change are appended to @out.
+ */
+int sc_key_prepare(struct sc_poke *req, struct sc_pokes *out)
+{
+	struct static_key *key = req->owner;
+	int cur = key->enabled, arg = (int)(intptr_t)req->value, to;
+	int err = 0;
+
+	if (req->target == SC_KEY_ADD) {
+		if (arg < 0 && cur <= 0) {
+			sc_warn("static key %p: dec below zero", (void *)key);
+			return -EINVAL;
+		}
+		if (arg > 0 && cur > __INT_MAX__ - arg)
+			return -EOVERFLOW;
+		to = cur + arg;
+	} else {
+		to = arg ? (cur > 0 ? cur : 1) : 0;
+	}
+	req->value = (void *)(intptr_t)to;
+	if ((cur > 0) == (to > 0))
+		return 0;
+	for (size_t i = 0; !err && i < nmods; i++)
+		err = add_site_pokes(&mods[i], key, cur, to, out);
+	return err;
+}
+
+void sc_key_done(const struct sc_poke *req)
+{
+	struct static_key *key = req->owner;
+
+	__atomic_store_n(&key->enabled, (int)(intptr_t)req->value,
+			 __ATOMIC_RELEASE);
+}
+
+static int key_commit(struct static_key *key, uintptr_t mode, int arg)
+{
+	struct sc_poke r;
+
+	if (!key)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.kind = SC_REQ_KEY;
+	r.owner = key;
+	r.target = mode;
+	r.value = (void *)(intptr_t)arg;
+	return sc_commit(&r, 1);
+}
+
+int __static_key_set(struct static_key *key, int enabled)
+{
+	return key_commit(key, SC_KEY_SET, !!enabled);
+}
+
+int __static_key_add(struct static_key *key, int delta)
+{
+	return key_commit(key, SC_KEY_ADD, delta);
+}
+
+/* ------------------------------------------------------------------------
+ * Modules
+ * ------------------------------------------------------------------------ */
+
+static int mods_grow(void)
+{
+	size_t ncap = capmods ? capmods * 2 : 16;
+	struct jmod *v = mmap(NULL, ncap * sizeof(*v), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (v == MAP_FAILED)
+		return -ENOMEM;
+	if (mods) {
+		memcpy(v, mods, nmods * sizeof(*v));
+		munmap(mods, capmods * sizeof(*v));
+	}
+	mods = v;
+	capmods = ncap;
+	return 0;
+}
+
+/* Bring a new module's sites to their keys' current states: one batch. */
+static int module_sync(struct jmod *m)
+{
+	struct sc_pokes *out = &sc_key_work;
+	int err = 0;
+
+	out->n = 0;
+	for (struct static_key_entry *e = m->start; !err && e < m->stop;) {
+		struct static_key *key = entry_key(e);
+		int def = key_default(key) ? 1 : 0;
+		if ((key->enabled > 0) != (def > 0))
+			err = add_site_pokes(m, key, def, key->enabled, out);
+		while (e < m->stop && entry_key(e) == key)
+			e++;
+	}
+	if (err || out->n == 0)
+		return err;
+	sc_poke_sort(out->v, out->n);
+	return sc_poke_batch(out->v, out->n);
+}
+
+int __static_key_register(struct static_key_entry *start,
+			  struct static_key_entry *stop)
+{
+	uintptr_t lo = 0, hi = 0;
+	int prot = 0, err;
+	struct jmod *m;
+
+	if (!start || stop < start)
+		return -EINVAL;
+	err = sc_lock();
+	if (err)
+		return err;
+	for (size_t i = 0; i < nmods; i++)
+		if (mods[i].start == start)
+			goto unlock; /* another TU's constructor got here first */
+	err = sc_runtime_prepare();
+	if (err)
+		goto unlock;
+	if (nmods == capmods && (err = mods_grow()))
+		goto unlock;
+	for (struct static_key_entry *e = start; e < stop; e++)
+		check_entry(e, &lo, &hi, &prot);
+	sort_entries(start, (size_t)(stop - start));
+	m = &mods[nmods];
+	m->start = start;
+	m->stop = stop;
+	err = module_sync(m);
+	if (err)
+		sc_warn("module with jump table %p: cannot bring its sites to "
+			"their keys' state: %s",
+			(void *)start, strerror(-err));
+	nmods++; /* registered even so: its sites are known and consistent */
+	sc_debug("jump table %p: %zu sites", (void *)start,
+		 (size_t)(stop - start));
+unlock:
+	sc_unlock();
+	return err;
+}
+
+void __static_key_unregister(struct static_key_entry *start)
+{
+	if (sc_lock() != 0)
+		return;
+	for (size_t i = 0; i < nmods; i++) {
+		if (mods[i].start == start) {
+			mods[i] = mods[--nmods];
+			break;
+		}
+	}
+	sc_unlock();
+}
