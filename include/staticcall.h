@@ -150,21 +150,18 @@ SC_API long __static_call_return0(void);
 
 /*
  * A new target must have the static call's own function type; anything else
- * fails to compile, whatever the warning flags (the check is an assignment
- * whose diagnostics are forced to errors; __builtin_types_compatible_p would
- * reject functions declared __attribute__((const)) such as abs() in GCC).
- * A `void *` (NULL, static_call_return0, or an explicit cast) is accepted as
- * the escape hatch, as the kernel accepts it.
+ * fails to compile, whatever the warning flags (even -w): _Generic picks the
+ * error-attributed function for any other type.  A `void *` (NULL,
+ * static_call_return0, or an explicit cast) is accepted as the escape hatch,
+ * as the kernel accepts it.
  */
-/* clang-format off */
+SC_API int __static_call_type_mismatch(void) __attribute__((
+	error("static_call_update/static_call_batch_add: the new target's type "
+	      "is incompatible with the static call's")));
 #define __SC_TYPECHECK(name, func)                                             \
-	_Pragma("GCC diagnostic push")                                         \
-	_Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")       \
-	_Pragma("GCC diagnostic error \"-Wint-conversion\"")                   \
-	__typeof__(&STATIC_CALL_TRAMP(name)) __sc_checked                      \
-		__attribute__((unused)) = (func);                              \
-	_Pragma("GCC diagnostic pop")
-/* clang-format on */
+	(void)_Generic((func), __typeof__(&STATIC_CALL_TRAMP(name)) : 0,       \
+		       void * : 0, default                                     \
+		       : __static_call_type_mismatch())
 
 /*
  * static_call_update(name, func) - retarget a static call.
@@ -351,35 +348,36 @@ SC_API int __static_key_batch_set(struct static_call_batch *batch,
 				  struct static_key *key, int enabled);
 
 /*
- * Every module (executable or shared object) that holds branch sites
- * registers its sc_jump_table when it is loaded and forgets it before it is
- * unloaded: each translation unit that includes this header carries a weak,
- * hidden constructor/destructor pair (one per module after linking; repeated
- * registrations are ignored).
+ * Every module (executable or shared object) that includes this header
+ * tells the library when it is loaded and before it is unloaded: each
+ * translation unit carries a weak, hidden constructor/destructor pair (one
+ * per module after linking; repeated calls are ignored).  At load the
+ * module's sc_jump_table (its static branch sites) is registered; at unload
+ * the library forgets everything it knew about the module's code (its branch
+ * sites, the writable views of its trampoline pages), before the code goes.
  */
-SC_API int __static_key_register(struct static_key_entry *start,
-				 struct static_key_entry *stop);
-SC_API void __static_key_unregister(struct static_key_entry *start);
+SC_API int __static_call_module_load(struct static_key_entry *start,
+				     struct static_key_entry *stop);
+SC_API void __static_call_module_unload(struct static_key_entry *start,
+					void *anchor);
 extern struct static_key_entry __start_sc_jump_table[]
 	__attribute__((weak, visibility("hidden")));
 extern struct static_key_entry __stop_sc_jump_table[]
 	__attribute__((weak, visibility("hidden")));
 __attribute__((weak, visibility("hidden"), constructor(101))) void
-__sc_jump_table_init(void)
+__sc_module_init(void)
 {
 	struct static_key_entry *start = __start_sc_jump_table;
 	struct static_key_entry *stop = __stop_sc_jump_table;
 
 	if (start != stop)
-		__static_key_register(start, stop);
+		__static_call_module_load(start, stop);
 }
 __attribute__((weak, visibility("hidden"), destructor(101))) void
-__sc_jump_table_exit(void)
+__sc_module_exit(void)
 {
-	struct static_key_entry *start = __start_sc_jump_table;
-
-	if (start != __stop_sc_jump_table)
-		__static_key_unregister(start);
+	__static_call_module_unload(__start_sc_jump_table,
+				    (void *)&__sc_module_exit);
 }
 
 /* ------------------------------------------------------------------------

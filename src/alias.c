@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <link.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -202,3 +203,53 @@ fail:
 }
 
 bool sc_alias_active(void) { return nr > 0; }
+
+struct module_range {
+	uintptr_t anchor;
+	uintptr_t lo[16], hi[16];
+	int n;
+};
+
+static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct module_range *r = arg;
+	int n = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum && n < 16; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		r->lo[n] = info->dlpi_addr + ph->p_vaddr;
+		r->hi[n] = r->lo[n] + ph->p_memsz;
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r->anchor >= r->lo[i] && r->anchor < r->hi[i]) {
+			r->n = n;
+			return 1; /* this module: stop */
+		}
+	}
+	return 0;
+}
+
+/* Lock held, from the module's destructor (dlclose or exit). */
+void sc_alias_forget_module(const void *anchor)
+{
+	struct module_range r = {.anchor = (uintptr_t)anchor};
+
+	if (nr == 0 || !dl_iterate_phdr(find_module, &r))
+		return;
+	for (size_t i = 0; i < nr;) {
+		bool mine = false;
+		for (int k = 0; k < r.n; k++)
+			mine |= table[i].page >= (r.lo[k] & ~(PAGE - 1)) &&
+				table[i].page < r.hi[k];
+		if (!mine) {
+			i++;
+			continue;
+		}
+		munmap(table[i].rw, PAGE);
+		table[i] = table[--nr];
+	}
+}

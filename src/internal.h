@@ -114,6 +114,8 @@ SC_HIDDEN int sc_mem_prot(const void *addr, size_t len, int *prot);
  * all (still shared with a fork child); other errors mean "use int3". */
 SC_HIDDEN int sc_alias_get(void *addr, size_t len, uint8_t **rw);
 SC_HIDDEN void sc_alias_after_fork(void);
+/* Drop the views of every page of the module that holds @anchor. */
+SC_HIDDEN void sc_alias_forget_module(const void *anchor);
 /* The writable view of [addr, addr+len) if its page has one, else NULL.
  * Such a page is a shared mapping, which /proc/self/mem cannot write:
  * every write to it goes through the view. */

@@ -323,8 +323,8 @@ static int module_sync(struct jmod *m)
 	return sc_poke_batch(out->v, out->n);
 }
 
-int __static_key_register(struct static_key_entry *start,
-			  struct static_key_entry *stop)
+int __static_call_module_load(struct static_key_entry *start,
+			      struct static_key_entry *stop)
 {
 	uintptr_t lo = 0, hi = 0;
 	int prot = 0, err;
@@ -362,15 +362,21 @@ unlock:
 	return err;
 }
 
-void __static_key_unregister(struct static_key_entry *start)
+/*
+ * Before a module goes (its destructors run first in dlclose): forget its
+ * jump table and the writable views of its pages; the same addresses may
+ * hold another module's code later.
+ */
+void __static_call_module_unload(struct static_key_entry *start, void *anchor)
 {
 	if (sc_lock() != 0)
 		return;
-	for (size_t i = 0; i < nmods; i++) {
+	for (size_t i = 0; start && i < nmods; i++) {
 		if (mods[i].start == start) {
 			mods[i] = mods[--nmods];
 			break;
 		}
 	}
+	sc_alias_forget_module(anchor);
 	sc_unlock();
 }

@@ -8,27 +8,107 @@
 
 #include "signals.h"
 
-int sc_sig_take(int sig, void (*handler)(int, siginfo_t *, void *),
-		struct sigaction *prev)
+static bool is_ours(const struct sc_sigslot *s, const struct sigaction *sa)
 {
-	struct sigaction sa;
+	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == s->handler;
+}
 
+static bool same(const struct sigaction *a, const struct sigaction *b)
+{
+	return a->sa_handler == b->sa_handler && a->sa_flags == b->sa_flags;
+}
+
+int sc_sig_take(struct sc_sigslot *s)
+{
+	struct sigaction cur, got, sa;
+	int idx;
+
+	if (sigaction(s->sig, NULL, &cur) != 0)
+		return -errno;
+	if (is_ours(s, &cur)) {
+		s->installed = true;
+		return 0;
+	}
+	if (s->installed)
+		sc_info("handler of signal %d was replaced; installing ours "
+			"again and passing other signals on to it",
+			s->sig);
+	idx = atomic_load(&s->idx) ^ 1;
+	s->prev[idx] = cur;
+	atomic_store(&s->idx, idx);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = handler;
+	sa.sa_sigaction = s->handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(sig, &sa, prev) != 0) {
+	if (sigaction(s->sig, &sa, &got) != 0) {
 		int e = errno;
-		sc_warn("sigaction(%d): %s", sig, strerror(e));
+		sc_warn("sigaction(%d): %s", s->sig, strerror(e));
 		return -e;
 	}
-	/* We may be taking over from ourselves (a reinstall after someone
-	 * replaced us and then put us back): never chain to ourselves. */
-	if (prev->sa_sigaction == handler) {
-		prev->sa_handler = SIG_DFL;
-		prev->sa_flags = 0;
+	if (!same(&got, &cur) && !is_ours(s, &got)) {
+		/* replaced again between our two calls: keep the newest */
+		idx ^= 1;
+		s->prev[idx] = got;
+		atomic_store(&s->idx, idx);
 	}
+	s->installed = true;
 	return 0;
+}
+
+const struct sigaction *sc_sig_prev(struct sc_sigslot *s)
+{
+	return &s->prev[atomic_load(&s->idx)];
+}
+
+int sc_mark(struct sc_marks *m, long tid, uintptr_t sp)
+{
+	for (int i = 0; i < SC_MARK_SLOTS; i++) {
+		long expect = 0;
+		if (atomic_compare_exchange_strong(&m->tid[i], &expect, tid)) {
+			atomic_store(&m->sp[i], sp);
+			return i;
+		}
+	}
+	return -1; /* full: not marked (the checks then err on the safe side) */
+}
+
+void sc_unmark(struct sc_marks *m, int slot)
+{
+	if (slot >= 0) {
+		atomic_store(&m->sp[slot], 0);
+		atomic_store(&m->tid[slot], 0);
+	}
+}
+
+bool sc_marks_has(struct sc_marks *m, long tid)
+{
+	for (int i = 0; i < SC_MARK_SLOTS; i++)
+		if (atomic_load(&m->tid[i]) == tid)
+			return true;
+	return false;
+}
+
+bool sc_marked(struct sc_marks *m, long tid, uintptr_t sp)
+{
+	for (int i = 0; i < SC_MARK_SLOTS; i++) {
+		if (atomic_load(&m->tid[i]) != tid)
+			continue;
+		if (sp < atomic_load(&m->sp[i]))
+			return true;
+		/* a stale mark (its handler longjmp()ed away): drop it */
+		sc_unmark(m, i);
+	}
+	return false;
+}
+
+void sc_sig_default(int sig)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
 static SC_SIGNAL_CODE bool sync_trap(const siginfo_t *si)
@@ -49,11 +129,7 @@ SC_SIGNAL_CODE void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 		/* Restore the default action and make it happen: re-raising
 		 * terminates (and dumps core) once this handler returns and
 		 * the signal is unblocked, exactly as without us. */
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigaction(sig, &dfl, NULL);
-		syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+		sc_sig_default(sig);
 		return;
 	}
 	/* The mask the kernel would have set for the previous handler. */

@@ -7,12 +7,46 @@
 #include "internal.h"
 
 /*
- * Install @handler for @sig (SA_SIGINFO, every signal blocked while it runs,
- * so nothing can interrupt a handler that holds a batch reference) and keep
- * the handler that was there in @prev.  Called with the patch lock held.
+ * One of our handlers and the handler it replaced.  The replaced handler is
+ * kept in two slots: a (re)install publishes it in the free slot and flips
+ * the index BEFORE our handler is installed, so a signal that arrives
+ * meanwhile on another thread is always passed on to the right handler.
  */
-SC_HIDDEN int sc_sig_take(int sig, void (*handler)(int, siginfo_t *, void *),
-			  struct sigaction *prev);
+struct sc_sigslot {
+	int sig;
+	void (*handler)(int, siginfo_t *, void *);
+	struct sigaction prev[2];
+	_Atomic int idx;
+	bool installed; /* under the patch lock */
+};
+
+/*
+ * Install s->handler for s->sig (SA_SIGINFO, every signal blocked while it
+ * runs, so nothing can interrupt a handler that holds a batch reference),
+ * unless it is installed already; a handler found in its place is kept as
+ * the one to pass foreign signals to.  Patch lock held.
+ */
+SC_HIDDEN int sc_sig_take(struct sc_sigslot *s);
+/* The handler foreign signals go to.  Async-signal-safe. */
+SC_HIDDEN const struct sigaction *sc_sig_prev(struct sc_sigslot *s);
+
+/*
+ * Threads marked as being inside one of our handlers (for the SIGTRAP check
+ * and to notice a signal that comes back around), with the stack pointer at
+ * the mark: a mark left behind by a handler that longjmp()ed away is above
+ * the current stack and no longer counts.  Async-signal-safe.
+ */
+#define SC_MARK_SLOTS 64
+struct sc_marks {
+	_Atomic long tid[SC_MARK_SLOTS];
+	_Atomic uintptr_t sp[SC_MARK_SLOTS];
+};
+SC_HIDDEN int sc_mark(struct sc_marks *m, long tid, uintptr_t sp);
+SC_HIDDEN void sc_unmark(struct sc_marks *m, int slot);
+/* Has @tid a mark at all? */
+SC_HIDDEN bool sc_marks_has(struct sc_marks *m, long tid);
+/* Is @tid marked at a stack pointer above @sp (i.e. are we nested)? */
+SC_HIDDEN bool sc_marked(struct sc_marks *m, long tid, uintptr_t sp);
 
 /*
  * Hand a signal that is not ours to @prev, as the kernel would have
@@ -22,5 +56,7 @@ SC_HIDDEN int sc_sig_take(int sig, void (*handler)(int, siginfo_t *, void *),
  */
 SC_HIDDEN void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 			    const struct sigaction *prev);
+/* The default action for @sig, as if nobody had a handler. */
+SC_HIDDEN void sc_sig_default(int sig);
 
 #endif

@@ -76,9 +76,18 @@ static int write_procmem(void *addr, const void *src, size_t len)
 /* ---------------------------------------------------------------------- */
 
 static _Atomic uintptr_t window_lo, window_hi; /* open mprotect window */
-static struct sigaction segv_prev;
-static bool segv_installed;
+static _Atomic uintptr_t last_lo, last_hi;     /* the last one, kept */
 
+static void segv_handler(int sig, siginfo_t *si, void *uc);
+static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .handler = segv_handler};
+
+/*
+ * A fault on a window page: wait while the window is open, then re-run the
+ * instruction.  The fault may also be handled only after the window closed
+ * (the thread was preempted between fault and handler): an instruction
+ * fetch (fault address == pc) inside the last window's pages is re-run too.
+ * Any other fault is the application's.
+ */
 static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
@@ -91,18 +100,12 @@ static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
 			syscall(SYS_sched_yield);
 		return; /* re-run the faulting instruction */
 	}
-	sc_sig_chain(sig, si, uc, &segv_prev);
-}
-
-static int segv_install(void)
-{
-	struct sigaction cur;
-
-	if (sigaction(SIGSEGV, NULL, &cur) != 0)
-		return -errno;
-	if (segv_installed && cur.sa_sigaction == segv_handler)
-		return 0;
-	return sc_sig_take(SIGSEGV, segv_handler, &segv_prev);
+	if (si->si_code == SEGV_ACCERR && a == sc_arch_pc(uc) &&
+	    a >= atomic_load(&last_lo) && a < atomic_load(&last_hi)) {
+		sc_stat_add(segv_waits, 1);
+		return;
+	}
+	sc_sig_chain(sig, si, uc, sc_sig_prev(&segv_slot));
 }
 
 static inline long raw_mprotect(uintptr_t a, size_t len, int prot)
@@ -154,13 +157,16 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 			addr);
 		return -EBUSY;
 	}
-	err = segv_install();
+	err = sc_sig_take(&segv_slot);
 	if (err)
 		return err;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	atomic_store(&window_hi, page + size);
 	atomic_store(&window_lo, page);
+	atomic_store(&last_lo, 0);
+	atomic_store(&last_hi, page + size);
+	atomic_store(&last_lo, page);
 	r = mprotect_window(page, size, prot, addr, src, len);
 	atomic_store(&window_lo, 0);
 	atomic_store(&window_hi, 0);

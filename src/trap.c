@@ -39,11 +39,12 @@ static struct batch_desc desc; /* under the patch lock */
 static _Atomic(struct batch_desc *) active;
 static _Atomic long readers;
 
-/* The handler we replaced.  Two slots: a re-install fills the one that no
- * handler is reading, then flips the index. */
-static struct sigaction trap_prev[2];
-static _Atomic int trap_prev_idx;
-static bool trap_installed; /* under the patch lock */
+static void trap_handler(int sig, siginfo_t *si, void *uc);
+static struct sc_sigslot trap_slot = {.sig = SIGTRAP, .handler = trap_handler};
+
+/* Threads inside trap_handler() (for sc_sigtrap_blocker()), and threads
+ * passing a foreign trap on (to notice it coming back to us). */
+static struct sc_marks in_handler, chaining;
 
 static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 						 uintptr_t site)
@@ -63,101 +64,70 @@ static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 	return NULL;
 }
 
-/* Threads inside trap_handler(), for sc_sigtrap_blocker(): a slot per
- * thread while it is there (if all slots are taken, the thread is simply
- * not listed, and a patch may be refused for nothing). */
-#define IN_HANDLER_SLOTS 64
-static _Atomic long in_handler[IN_HANDLER_SLOTS];
+bool sc_trap_in_handler(long tid) { return sc_marks_has(&in_handler, tid); }
 
-static SC_SIGNAL_CODE int enter(long tid)
+/* Ours: emulate or rewind.  Returns false if the trap is not ours. */
+static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
 {
-	for (int i = 0; i < IN_HANDLER_SLOTS; i++) {
-		long expect = 0;
-		if (atomic_compare_exchange_strong(&in_handler[i], &expect,
-						   tid))
-			return i;
+	uintptr_t site;
+	const struct batch_desc *d;
+	const struct sc_poke *p = NULL;
+
+	if (si->si_code != SC_ARCH_TRAP_SICODE)
+		return false;
+	site = sc_arch_trap_site(uc);
+	atomic_fetch_add(&readers, 1);
+	d = atomic_load(&active);
+	if (d)
+		p = find(d, site);
+	if (!p)
+		p = sc_poke_find_pinned(site);
+	if (p)
+		sc_arch_emulate(uc, p);
+	atomic_fetch_sub(&readers, 1);
+	if (p) {
+		sc_stat_add(traps_emulated, 1);
+		return true;
 	}
-	return -1;
-}
-
-bool sc_trap_in_handler(long tid)
-{
-	for (int i = 0; i < IN_HANDLER_SLOTS; i++)
-		if (atomic_load(&in_handler[i]) == tid)
-			return true;
+	if (sc_siteset_contains((void *)site) &&
+	    *(volatile uint8_t *)site != SC_ARCH_TRAP_BYTE) {
+		sc_arch_trap_rewind(uc, site);
+		sc_stat_add(traps_rewound, 1);
+		return true;
+	}
 	return false;
 }
 
-static SC_SIGNAL_CODE void handle(int sig, siginfo_t *si, void *uc);
-
 static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
 {
-	int slot = enter(sc_gettid());
+	long tid = sc_gettid();
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	int slot = sc_mark(&in_handler, tid, sp);
+	bool ours = handle_ours(si, uc);
 
-	handle(sig, si, uc);
-	if (slot >= 0)
-		atomic_store(&in_handler[slot], 0);
-}
-
-static SC_SIGNAL_CODE void handle(int sig, siginfo_t *si, void *uc)
-{
-	if (si->si_code == SC_ARCH_TRAP_SICODE) {
-		uintptr_t site = sc_arch_trap_site(uc);
-		const struct batch_desc *d;
-		const struct sc_poke *p = NULL;
-
-		atomic_fetch_add(&readers, 1);
-		d = atomic_load(&active);
-		if (d)
-			p = find(d, site);
-		if (!p)
-			p = sc_poke_find_pinned(site);
-		if (p)
-			sc_arch_emulate(uc, p);
-		atomic_fetch_sub(&readers, 1);
-		if (p) {
-			sc_stat_add(traps_emulated, 1);
-			return;
-		}
-		if (sc_siteset_contains((void *)site) &&
-		    *(volatile uint8_t *)site != SC_ARCH_TRAP_BYTE) {
-			sc_arch_trap_rewind(uc, site);
-			sc_stat_add(traps_rewound, 1);
-			return;
-		}
-	}
+	sc_unmark(&in_handler, slot);
+	if (ours)
+		return;
 	sc_stat_add(traps_foreign, 1);
-	sc_sig_chain(sig, si, uc, &trap_prev[atomic_load(&trap_prev_idx)]);
+	if (sc_marked(&chaining, tid, sp)) {
+		/* A trap we passed on came back to us: the handler we chain
+		 * to chains to us in turn.  Nobody handles it: default. */
+		sc_sig_default(sig);
+		return;
+	}
+	slot = sc_mark(&chaining, tid, sp);
+	sc_sig_chain(sig, si, uc, sc_sig_prev(&trap_slot));
+	sc_unmark(&chaining, slot);
 }
 
 /*
  * Called before every batch: somebody may have installed their own SIGTRAP
  * handler since the last one.  Then we take over again and pass their traps
- * on to them.  (Between their sigaction() and our next batch there is no
- * int3 of ours in the code, so nothing is lost.)
+ * on to them.  (A handler installed while an int3 batch is in flight gets
+ * that batch's traps: install handlers before updating, or use the default
+ * trap-free protocol, which writes no int3.)
  */
-int sc_trap_install(void)
-{
-	struct sigaction cur;
-	int idx = atomic_load(&trap_prev_idx) ^ 1;
-	int err;
-
-	if (trap_installed) {
-		if (sigaction(SIGTRAP, NULL, &cur) != 0)
-			return -errno;
-		if ((cur.sa_flags & SA_SIGINFO) &&
-		    cur.sa_sigaction == trap_handler)
-			return 0;
-		sc_info("SIGTRAP handler was replaced; installing ours again "
-			"and passing other traps on to it");
-	}
-	err = sc_sig_take(SIGTRAP, trap_handler, &trap_prev[idx]);
-	if (err)
-		return err;
-	atomic_store(&trap_prev_idx, idx);
-	trap_installed = true;
-	return 0;
-}
+int sc_trap_install(void) { return sc_sig_take(&trap_slot); }
 
 void sc_trap_publish(struct sc_poke *pokes, size_t n)
 {

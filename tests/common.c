@@ -85,6 +85,12 @@ void sc_test_capture_log(void)
 
 const char *sc_test_last_log(void) { return last_log; }
 
+int sc_test_int3(void)
+{
+	const char *p = getenv("STATICCALL_PROTOCOL");
+	return p && !strcmp(p, "int3");
+}
+
 struct static_call_stats sc_test_stats(void)
 {
 	struct static_call_stats st;

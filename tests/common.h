@@ -28,6 +28,9 @@ int sc_test_poke_code(void *addr, const void *bytes, size_t len);
 void sc_test_capture_log(void);
 const char *sc_test_last_log(void);
 
+/* Does this run use the int3 protocol (STATICCALL_PROTOCOL=int3)? */
+int sc_test_int3(void);
+
 /* A snapshot of the library's counters. */
 struct static_call_stats sc_test_stats(void);
 

@@ -51,9 +51,10 @@
 		".balign 4096, 0xcc\n\t"                                       \
 		".popsection\n")
 
-/* The target sits in another section, so the assembler cannot shorten the
- * jump to 2 bytes; the library checks the emitted bytes anyway. */
-#define __SC_TRAMP_JMP(sym, func) __SC_TRAMP(sym, "jmp " func "\n\t.byte 0xcc")
+/* {disp32}: always the 5-byte form, even for a target the assembler could
+ * reach with a short jump. */
+#define __SC_TRAMP_JMP(sym, func)                                              \
+	__SC_TRAMP(sym, "{disp32} jmp " func "\n\t.byte 0xcc")
 #define __SC_TRAMP_RET(sym)                                                    \
 	__SC_TRAMP(sym, ".byte 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc")
 #define __SC_TRAMP_RET0(sym)                                                   \

@@ -12,6 +12,7 @@
  *   sc_arch_tramp_encode()   the bytes and the trap emulation of a trampoline
  *                            that reaches @func
  *   sc_arch_trap_site()      the site address a SIGTRAP context trapped on
+ *   sc_arch_pc()             the program counter of a signal context
  *   sc_arch_trap_rewind()    make the context re-execute the site
  *   sc_arch_emulate()        make the context behave as the poke's new
  *                            instruction would (async-signal-safe)

@@ -198,7 +198,8 @@ static void test_batch_across_modules(void **state)
 	after = sc_test_stats();
 	assert_int_equal(after.batches - before.batches, 1);
 	assert_int_equal(after.sites_patched - before.sites_patched, 3);
-	assert_int_equal(after.syncs - before.syncs, 3);
+	/* one sync with the trap-free protocol, three with int3 */
+	assert_int_equal(after.syncs - before.syncs, sc_test_int3() ? 3 : 1);
 	assert_int_equal(sm_call_op(1), 8);
 	assert_int_equal(static_call(sm_op)(1), 8);
 	assert_int_equal(sm_call_ex_op(1), -1);

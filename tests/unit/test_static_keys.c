@@ -262,9 +262,9 @@ static void test_bad_input(void **state)
 	assert_int_equal(__static_key_set(NULL, 1), -EINVAL);
 	assert_int_equal(__static_key_add(NULL, 1), -EINVAL);
 	assert_int_equal(__static_key_batch_set(NULL, &kt_a.key, 1), -EINVAL);
-	assert_int_equal(__static_key_register(NULL, NULL), -EINVAL);
+	assert_int_equal(__static_call_module_load(NULL, NULL), -EINVAL);
 	/* registering the same table again is a no-op */
-	assert_int_equal(__static_key_register(__start_sc_jump_table,
+	assert_int_equal(__static_call_module_load(__start_sc_jump_table,
 					       __stop_sc_jump_table),
 			 0);
 	verify_keys();

@@ -15,6 +15,7 @@ SC_HIDDEN int sc_arch_tramp_decode(const uint8_t *bytes, uintptr_t tramp,
 SC_HIDDEN void sc_arch_tramp_encode(uintptr_t tramp, void *func,
 				    struct sc_poke *p);
 SC_HIDDEN uintptr_t sc_arch_trap_site(const void *ucontext);
+SC_HIDDEN uintptr_t sc_arch_pc(const void *ucontext);
 SC_HIDDEN void sc_arch_trap_rewind(void *ucontext, uintptr_t site);
 SC_HIDDEN void sc_arch_emulate(void *ucontext, const struct sc_poke *p);
 

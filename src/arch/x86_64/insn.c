@@ -89,6 +89,12 @@ SC_SIGNAL_CODE uintptr_t sc_arch_trap_site(const void *ucontext)
 	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] - 1;
 }
 
+SC_SIGNAL_CODE uintptr_t sc_arch_pc(const void *ucontext)
+{
+	const ucontext_t *uc = ucontext;
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+}
+
 SC_SIGNAL_CODE void sc_arch_trap_rewind(void *ucontext, uintptr_t site)
 {
 	ucontext_t *uc = ucontext;
