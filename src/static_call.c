@@ -57,9 +57,6 @@ static int key_prepare(struct static_call_key *key)
 	err = sc_arch_tramp_decode(tramp, (uintptr_t)tramp, &target);
 	if (!err && (!key->func) != (!target))
 		err = -ENOEXEC;
-	if (!err && key->func == static_call_return0 &&
-	    target != static_call_return0)
-		err = -ENOEXEC;
 	if (err) {
 		char hex[3 * STATIC_CALL_TRAMP_SIZE];
 		sc_hexdump(hex, tramp, STATIC_CALL_TRAMP_SIZE);

@@ -6,17 +6,19 @@
  * Each trampoline is 16 bytes, 16-byte aligned, so that it never straddles a
  * cache line or a 16-byte instruction-fetch block:
  *
- *   bytes 0..5   the live instruction, one of
+ *   bytes 0..5   the live instruction, ONE instruction (a thread may stop at
+ *                any instruction boundary and resume there after an update,
+ *                so no form may have a boundary inside it):
  *                  e9 <rel32> cc          jmp target (within +-2 GiB)
  *                  ff 25 02 00 00 00      jmp *8(%rip): target in the slot
  *                  c3 cc cc cc cc cc      ret            (NULL target)
- *                  31 c0 c3 cc cc cc      xor %eax,%eax; ret  (RET0)
+ *                RET0 is a jmp to __static_call_return0.
  *   bytes 6..7   0f 0b (ud2): stops straight-line speculation and marks the
  *                trampoline as one of ours
  *   bytes 8..15  the slot: the absolute target for the far form, else what
  *                the library last put there (0 as emitted)
  *
- * The compiler-emitted forms are the near jmp, ret and xor/ret; the library
+ * The compiler-emitted forms are the near jmp and ret; the library
  * writes the far form when a target is out of rel32 reach (e.g. a function
  * in a shared object called through a trampoline in the executable).
  *
@@ -57,8 +59,7 @@
 	__SC_TRAMP(sym, "{disp32} jmp " func "\n\t.byte 0xcc")
 #define __SC_TRAMP_RET(sym)                                                    \
 	__SC_TRAMP(sym, ".byte 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc")
-#define __SC_TRAMP_RET0(sym)                                                   \
-	__SC_TRAMP(sym, ".byte 0x31, 0xc0, 0xc3, 0xcc, 0xcc, 0xcc")
+#define __SC_TRAMP_RET0(sym) __SC_TRAMP_JMP(sym, "__static_call_return0")
 
 /*
  * A static branch site: a 5-byte nop (`0f 1f 44 00 00`) or a `jmp rel32` to

@@ -18,7 +18,6 @@
 /* The live instruction occupies bytes 0..5; 6..7 are the ud2 signature. */
 static const uint8_t sig[2] = {0x0f, 0x0b};
 static const uint8_t ret_form[6] = {RET, INT3, INT3, INT3, INT3, INT3};
-static const uint8_t ret0_form[6] = {0x31, 0xc0, RET, INT3, INT3, INT3};
 /* jmp *2(%rip): the slot at +8 is 2 bytes past the end of this 6-byte insn */
 static const uint8_t far_form[6] = {0xff, 0x25, 0x02, 0x00, 0x00, 0x00};
 
@@ -34,10 +33,6 @@ int sc_arch_tramp_decode(const uint8_t *b, uintptr_t tramp, void **target)
 	}
 	if (memcmp(b, ret_form, 6) == 0) {
 		*target = NULL;
-		return 0;
-	}
-	if (memcmp(b, ret0_form, 6) == 0) {
-		*target = (void *)&__static_call_return0;
 		return 0;
 	}
 	if (memcmp(b, far_form, 6) == 0) {
@@ -58,13 +53,13 @@ void sc_arch_tramp_encode(uintptr_t tramp, void *func, struct sc_poke *p)
 	memcpy(n + 6, sig, sizeof(sig));
 	p->len = STATIC_CALL_TRAMP_SIZE;
 	p->target = f;
+	/* RET0 is a jump to __static_call_return0: every form must be ONE
+	 * instruction, because a thread can stop at any instruction boundary
+	 * inside the trampoline and resume there after it was rewritten (an
+	 * inline "xor %eax,%eax; ret" has a boundary at byte 2). */
 	if (!func) {
 		memcpy(n, ret_form, 6);
 		p->emu = SC_EMU_RET;
-	} else if (func == (void *)&__static_call_return0) {
-		memcpy(n, ret0_form, 6);
-		p->emu = SC_EMU_RET0;
-		slot = 0;
 	} else {
 		intptr_t rel = (intptr_t)(f - (tramp + 5));
 		p->emu = SC_EMU_JMP;
