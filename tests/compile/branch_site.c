@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Compiled by branch_site.sh at every optimisation level: the branch site
+ * must be a 5-byte nop (or jmp), with no load or test of the key. */
+#include <staticcall.h>
+
+DECLARE_STATIC_KEY_FALSE(site_key);
+int slow_path(int);
+
+int probe(int x)
+{
+	if (static_branch_unlikely(&site_key))
+		return slow_path(x);
+	return x + 1;
+}

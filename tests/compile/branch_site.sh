@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Disassembly test: compile branch_site.c with the given compiler at -O0..-O3,
+# PIC and not, and check that probe() holds the 5-byte nop 0f 1f 44 00 00
+# and never refers to site_key (no load, no compare: the key is only
+# reachable through the jump table).
+# Usage: branch_site.sh <cc> <include-dir> <src-dir>
+set -euo pipefail
+cc=$1 inc=$2 src=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+for opt in -O0 -O1 -O2 -O3 -Os; do
+	for pic in -fPIC -fno-pic; do
+		"$cc" $opt $pic -std=gnu11 -I"$inc" -c "$src/branch_site.c" -o "$tmp/s.o"
+		dis=$(objdump -dr --no-show-raw-insn "$tmp/s.o" |
+			awk '/<probe>:/{p=1;next} /^$/{p=0} p')
+		raw=$(objdump -d "$tmp/s.o" | awk '/<probe>:/{p=1;next} /^$/{p=0} p')
+		if ! grep -q "0f 1f 44 00 00" <<<"$raw"; then
+			echo "FAIL $cc $opt $pic: no 5-byte nop in probe()"
+			fail=1
+		fi
+		if grep -q "site_key" <<<"$dis"; then
+			echo "FAIL $cc $opt $pic: probe() refers to site_key:"
+			grep "site_key" <<<"$dis"
+			fail=1
+		fi
+		[ $fail -eq 0 ] && echo "ok   $cc $opt $pic: nop5 site, no key access"
+	done
+done
+exit $fail
