@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libstaticcall demo: worker threads call through a static call as fast as
- * they can while the main thread retargets it, live, thousands of times.
- * Every result is checked against the targets that were legal while the
- * call ran; the demo exits with status 1 if a single one was wrong.
+ * they can while the main thread retargets it, live, thousands of times,
+ * and toggles a static key that guards a branch in the same loop.  Every
+ * result is checked against the targets (and key states) that were legal
+ * while the call ran; the demo exits with status 1 if a single one was
+ * wrong.
  *
  *   demo [--seconds S] [--threads N] [--batch]
  */
@@ -30,6 +32,7 @@ static long op3(long x) { return x * 16 + 3; }
 static long (*const targets[NTARGETS])(long) = {op0, op1, op2, op3};
 
 DEFINE_STATIC_CALL(demo_op, op0);
+DEFINE_STATIC_KEY_FALSE(demo_key);
 
 /*
  * Generation g means "target g % NTARGETS".  The updater announces g+1 in
@@ -38,11 +41,13 @@ DEFINE_STATIC_CALL(demo_op, op0);
  * may legally have reached any generation in [c, p].
  */
 static _Atomic unsigned long pending, committed;
+/* The key: generation k means "enabled iff k is odd", same scheme. */
+static _Atomic unsigned long key_pending, key_committed;
 static _Atomic int stop;
 
 struct worker {
 	pthread_t tid;
-	unsigned long calls, wrong;
+	unsigned long calls, wrong, key_on;
 	char pad[64];
 };
 
@@ -65,6 +70,14 @@ static void *work(void *arg)
 			w->wrong += !ok;
 		}
 		w->calls += 256;
+		{
+			unsigned long c = atomic_load(&key_committed);
+			int on = static_branch_unlikely(&demo_key) ? 1 : 0;
+			unsigned long p = atomic_load(&key_pending);
+			/* legal: some generation in [c, p] has this state */
+			w->wrong += !(p > c || (int)(c & 1) == on);
+			w->key_on += (unsigned long)on;
+		}
 	}
 	return NULL;
 }
@@ -87,6 +100,14 @@ static unsigned long total(struct worker *w, int n, int wrong)
 	unsigned long s = 0;
 	for (int i = 0; i < n; i++)
 		s += wrong ? w[i].wrong : w[i].calls;
+	return s;
+}
+
+static unsigned long total_on(struct worker *w, int n)
+{
+	unsigned long s = 0;
+	for (int i = 0; i < n; i++)
+		s += w[i].key_on;
 	return s;
 }
 
@@ -150,6 +171,19 @@ int main(int argc, char **argv)
 		atomic_store(&committed, ++g);
 		if (nlat < cap)
 			lat[nlat++] = b - a;
+		if (g % 8 == 0) { /* every 8th update also toggles the key */
+			unsigned long k = atomic_load(&key_committed) + 1;
+			atomic_store(&key_pending, k);
+			err = (k & 1) ? static_branch_enable(&demo_key)
+				      : static_branch_disable(&demo_key);
+			if (err) {
+				fprintf(stderr, "\nstatic_branch: %s\n",
+					strerror(-err));
+				atomic_store(&stop, 1);
+				break;
+			}
+			atomic_store(&key_committed, k);
+		}
 		if (b >= next_report) {
 			static_call_get_stats(&st, sizeof(st));
 			elapsed = b - t0;
@@ -182,6 +216,8 @@ int main(int argc, char **argv)
 	printf("calls            %lu (%.1f M/s over %d threads)\n", calls,
 	       (double)calls / elapsed / 1e6, nthreads);
 	printf("updates          %lu (%.0f /s)\n", g, (double)g / elapsed);
+	printf("key toggles      %lu (the key was seen on in %lu checks)\n",
+	       atomic_load(&key_committed), total_on(w, nthreads));
 	if (nlat) {
 		printf("update latency   median %.1f us, p99 %.1f us, max %.1f "
 		       "us\n",
@@ -189,13 +225,17 @@ int main(int argc, char **argv)
 		       lat[(size_t)((double)nlat * 0.99)] * 1e6,
 		       lat[nlat - 1] * 1e6);
 	}
-	printf("syncs            %llu (%.2f per update)\n", st.syncs,
-	       g ? (double)st.syncs / (double)g : 0.0);
-	printf("traps taken      %llu emulated, %llu re-run after the patch\n",
+	printf("syncs            %llu (%.2f per update or toggle)\n", st.syncs,
+	       g ? (double)st.syncs / (double)(g + atomic_load(&key_committed))
+		 : 0.0);
+	printf("traps taken      %llu emulated, %llu re-run after the patch "
+	       "(key sites only)\n",
 	       st.traps_emulated, st.traps_rewound);
-	printf("bytes written    %llu (%llu via /proc/self/mem, %llu via "
-	       "mprotect)\n",
-	       st.bytes_written, st.writes_procmem, st.writes_mprotect);
+	printf("code writes      %llu bytes: %llu trap-free stores through the "
+	       "writable view,\n                 %llu /proc/self/mem writes "
+	       "(key sites, int3 protocol), %llu mprotect windows\n",
+	       st.bytes_written, st.writes_view, st.writes_procmem,
+	       st.writes_mprotect);
 	printf("wrong results    %lu\n", wrong);
 	free(lat);
 	free(w);
