@@ -86,6 +86,7 @@ static void atfork_child(void)
 	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
 	runtime_ready = false;
+	sc_trap_after_fork();
 	sc_alias_after_fork();
 	sc_text_after_fork();
 	sc_sync_after_fork();
@@ -100,6 +101,7 @@ int sc_runtime_prepare(void)
 		return sc_trap_install(); /* someone may have replaced it */
 	if (runtime_ready) {
 		/* forked without atfork handlers (raw clone/syscall) */
+		sc_trap_after_fork();
 		sc_alias_after_fork();
 		sc_text_after_fork();
 		sc_sync_after_fork();

@@ -129,6 +129,22 @@ static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
  */
 int sc_trap_install(void) { return sc_sig_take(&trap_slot); }
 
+/*
+ * In a fork child: it has one thread, which is not inside our handler (it
+ * is in fork()), so no handler reads the batch there; but the counts and
+ * marks of the parent's other threads were copied with the memory.  A child
+ * forked from inside an update (the trace hook) would otherwise wait for
+ * them forever when it finishes that update.
+ */
+void sc_trap_after_fork(void)
+{
+	atomic_store(&readers, 0);
+	for (int i = 0; i < SC_MARK_SLOTS; i++) {
+		sc_unmark(&in_handler, i);
+		sc_unmark(&chaining, i);
+	}
+}
+
 void sc_trap_publish(struct sc_poke *pokes, size_t n)
 {
 	desc.pokes = pokes;
