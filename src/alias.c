@@ -61,23 +61,6 @@ static int memfd_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int table_grow(void)
-{
-	size_t ncap = cap ? cap * 2 : 64;
-	struct alias *t = mmap(NULL, ncap * sizeof(*t), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (t == MAP_FAILED)
-		return -ENOMEM;
-	if (table) {
-		memcpy(t, table, nr * sizeof(*t));
-		munmap(table, cap * sizeof(*t));
-	}
-	table = t;
-	cap = ncap;
-	return 0;
-}
-
 /*
  * Give @page a writable view backed by offset @off of @fd (a fresh page of
  * that memfd): copy, map RW, check that an executable mapping of the memfd
@@ -145,7 +128,8 @@ int sc_alias_get(void *addr, size_t len, uint8_t **rw)
 		return err;
 	if (!(prot & PROT_EXEC) || (prot & PROT_WRITE) || !(prot & PROT_READ))
 		return -EPERM;
-	if (nr == cap && (err = table_grow()))
+	err = sc_array_grow((void **)&table, &cap, nr, sizeof(*table), 64);
+	if (err)
 		return err;
 	if (memfd < 0) {
 		memfd = memfd_open();

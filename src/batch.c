@@ -29,22 +29,33 @@ _Static_assert(_Alignof(struct sc_poke) <=
 		       _Alignof(struct static_call_batch_entry),
 	       "batch entries hold one request");
 
+int sc_array_grow(void **v, size_t *cap, size_t n, size_t size, size_t min)
+{
+	size_t ncap = *cap ? *cap : min;
+	void *nv;
+
+	while (ncap <= n)
+		ncap *= 2;
+	if (ncap == *cap)
+		return 0;
+	nv = mmap(NULL, ncap * size, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (nv == MAP_FAILED)
+		return -ENOMEM;
+	if (*v) {
+		memcpy(nv, *v, n * size);
+		munmap(*v, *cap * size);
+	}
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
 struct sc_poke *sc_pokes_add(struct sc_pokes *ps)
 {
-	if (ps->n == ps->cap) {
-		size_t ncap = ps->cap ? ps->cap * 2 : 256;
-		struct sc_poke *v =
-			mmap(NULL, ncap * sizeof(*v), PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (v == MAP_FAILED)
-			return NULL;
-		if (ps->v) {
-			memcpy(v, ps->v, ps->n * sizeof(*v));
-			munmap(ps->v, ps->cap * sizeof(*v));
-		}
-		ps->v = v;
-		ps->cap = ncap;
-	}
+	if (sc_array_grow((void **)&ps->v, &ps->cap, ps->n, sizeof(*ps->v),
+			  256))
+		return NULL;
 	memset(&ps->v[ps->n], 0, sizeof(ps->v[0]));
 	return &ps->v[ps->n++];
 }
@@ -122,6 +133,20 @@ static int expand(struct sc_poke *reqs, size_t n)
 		}
 	}
 	return err;
+}
+
+int sc_commit_one(enum sc_req kind, void *owner, void *value, uintptr_t mode)
+{
+	struct sc_poke r;
+
+	if (!owner)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.kind = (uint8_t)kind;
+	r.owner = owner;
+	r.value = value;
+	r.target = mode;
+	return sc_commit(&r, 1);
 }
 
 int sc_commit(struct sc_poke *reqs, size_t n)

@@ -131,6 +131,11 @@ enum sc_protocol {
 SC_HIDDEN extern enum sc_protocol sc_protocol;
 SC_HIDDEN extern bool sc_sigtrap_check;
 SC_HIDDEN void sc_options_from_env(void);
+/* A decimal number at *s (advanced past it); -1 if there is none. */
+SC_HIDDEN long sc_parse_dec(const char **s);
+/* Field @field (numbered as in proc(5)) of a /proc stat file; -1 if
+ * unreadable.  Plain system calls only (async-signal-safe). */
+SC_HIDDEN long sc_proc_stat_field(const char *path, int field);
 /* The tid of a thread that has SIGTRAP blocked, 0 if none, or -errno. */
 SC_HIDDEN long sc_sigtrap_blocker(void);
 
@@ -168,6 +173,12 @@ SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
 /* ------------------------------------------------------------------------
  * Requests (batch.c, static_call.c, jump_label.c)
  * ------------------------------------------------------------------------ */
+/* Grow the mmap-backed array *@v of *@cap elements of @size bytes (holding
+ * @n) to at least @min (doubling); 0 or -ENOMEM.  mmap, not malloc: updates
+ * may come from signal handlers. */
+SC_HIDDEN int sc_array_grow(void **v, size_t *cap, size_t n, size_t size,
+			    size_t min);
+
 /* A growable array of pokes, mmap-backed (no malloc on the update path). */
 struct sc_pokes {
 	struct sc_poke *v;
@@ -177,6 +188,9 @@ SC_HIDDEN struct sc_poke *sc_pokes_add(struct sc_pokes *ps);
 
 /* Apply @n requests (static calls and keys) as one patch.  Takes the lock. */
 SC_HIDDEN int sc_commit(struct sc_poke *reqs, size_t n);
+/* One request: kind, owner, value, mode (->target). */
+SC_HIDDEN int sc_commit_one(enum sc_req kind, void *owner, void *value,
+			    uintptr_t mode);
 /* Lock held: turn a static call request into its trampoline poke (in
  * place); 0 or -errno. */
 SC_HIDDEN int sc_call_prepare(struct sc_poke *req);

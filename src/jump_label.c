@@ -259,16 +259,7 @@ void sc_key_done(const struct sc_poke *req)
 
 static int key_commit(struct static_key *key, uintptr_t mode, int arg)
 {
-	struct sc_poke r;
-
-	if (!key)
-		return -EINVAL;
-	memset(&r, 0, sizeof(r));
-	r.kind = SC_REQ_KEY;
-	r.owner = key;
-	r.target = mode;
-	r.value = (void *)(intptr_t)arg;
-	return sc_commit(&r, 1);
+	return sc_commit_one(SC_REQ_KEY, key, (void *)(intptr_t)arg, mode);
 }
 
 int __static_key_set(struct static_key *key, int enabled)
@@ -284,23 +275,6 @@ int __static_key_add(struct static_key *key, int delta)
 /* ------------------------------------------------------------------------
  * Modules
  * ------------------------------------------------------------------------ */
-
-static int mods_grow(void)
-{
-	size_t ncap = capmods ? capmods * 2 : 16;
-	struct jmod *v = mmap(NULL, ncap * sizeof(*v), PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (v == MAP_FAILED)
-		return -ENOMEM;
-	if (mods) {
-		memcpy(v, mods, nmods * sizeof(*v));
-		munmap(mods, capmods * sizeof(*v));
-	}
-	mods = v;
-	capmods = ncap;
-	return 0;
-}
 
 /* Bring a new module's sites to their keys' current states: one batch. */
 static int module_sync(struct jmod *m)
@@ -341,7 +315,8 @@ int __static_call_module_load(struct static_key_entry *start,
 	err = sc_runtime_prepare();
 	if (err)
 		goto unlock;
-	if (nmods == capmods && (err = mods_grow()))
+	err = sc_array_grow((void **)&mods, &capmods, nmods, sizeof(*mods), 16);
+	if (err)
 		goto unlock;
 	for (struct static_key_entry *e = start; e < stop; e++)
 		check_entry(e, &lo, &hi, &prot);

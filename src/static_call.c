@@ -107,13 +107,5 @@ void sc_call_done(const struct sc_poke *p)
 
 int __static_call_update(struct static_call_key *key, void *func)
 {
-	struct sc_poke p;
-
-	if (!key)
-		return -EINVAL;
-	memset(&p, 0, sizeof(p));
-	p.kind = SC_REQ_CALL;
-	p.owner = key;
-	p.value = func;
-	return sc_commit(&p, 1);
+	return sc_commit_one(SC_REQ_CALL, key, func, 0);
 }

@@ -37,16 +37,6 @@ static int sync_errno;
 
 static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
-/* Plain digit parsing: no locale, no stdio (this may run in a handler). */
-static long parse_ulong(const char **s)
-{
-	long v = -1;
-
-	for (; **s >= '0' && **s <= '9'; (*s)++)
-		v = (v < 0 ? 0 : v * 10) + (**s - '0');
-	return v;
-}
-
 static bool kernel_before(long major, long minor)
 {
 	struct utsname u;
@@ -55,10 +45,10 @@ static bool kernel_before(long major, long minor)
 
 	if (uname(&u) != 0)
 		return true; /* unknown: be careful */
-	ma = parse_ulong(&s);
+	ma = sc_parse_dec(&s);
 	if (*s == '.') {
 		s++;
-		mi = parse_ulong(&s);
+		mi = sc_parse_dec(&s);
 	}
 	if (ma < 0 || mi < 0)
 		return true;
@@ -91,31 +81,10 @@ int sc_sync_init(void)
 	return 0;
 }
 
-/* Threads in this process, from /proc/self/stat field 20; -1 if unknown.
- * Plain syscalls only: this may run in a signal handler's update. */
+/* Threads in this process: field 20 of /proc/self/stat; -1 if unknown. */
 static long thread_count(void)
 {
-	char buf[1024];
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	char *p;
-	int field;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	/* the command name (field 2) may hold spaces: start after its ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	for (field = 2; *p && field < 20; p++)
-		if (*p == ' ')
-			field++;
-	return parse_ulong((const char **)&p);
+	return sc_proc_stat_field("/proc/self/stat", 20);
 }
 
 int sc_sync_usable(void)

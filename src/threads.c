@@ -26,20 +26,27 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone.  Field
- * 32 of /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
- * cheaper for the kernel to produce than status). */
-static int blocks_sigtrap(const char *tid)
+long sc_parse_dec(const char **s)
 {
-	char path[64] = "/proc/self/task/", buf[1024], *p;
-	uint64_t mask = 0;
-	ssize_t n;
-	int fd, field;
+	long v = -1;
 
-	if (strlen(tid) > 20)
-		return -1;
-	strcat(strcat(path, tid), "/stat");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (; **s >= '0' && **s <= '9'; (*s)++)
+		v = (v < 0 ? 0 : v * 10) + (**s - '0');
+	return v;
+}
+
+/*
+ * Field @field (numbered as in proc(5)) of a /proc stat file, a decimal
+ * number; -1 if unreadable.  The command name (field 2) may hold spaces and
+ * parentheses, so counting starts after its last ')'.
+ */
+long sc_proc_stat_field(const char *path, int field)
+{
+	char buf[1024], *p;
+	const char *q;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -47,25 +54,34 @@ static int blocks_sigtrap(const char *tid)
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	p = strrchr(buf, ')'); /* the command name may hold anything */
+	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	for (field = 2; *p && field < 32; p++)
+	for (int f = 2; *p && f < field; p++)
 		if (*p == ' ')
-			field++;
-	for (; *p >= '0' && *p <= '9'; p++)
-		mask = mask * 10 + (uint64_t)(*p - '0');
-	return (int)((mask >> (SIGTRAP - 1)) & 1);
+			f++;
+	q = p;
+	return sc_parse_dec(&q);
 }
 
-static long parse_tid(const char *s)
+/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone.  Field
+ * 32 of /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
+ * cheaper for the kernel to produce than status). */
+static int blocks_sigtrap(const char *tid)
 {
-	long v = 0;
+	char path[64] = "/proc/self/task/";
+	long mask;
 
-	for (; *s >= '0' && *s <= '9'; s++)
-		v = v * 10 + (*s - '0');
-	return v;
+	if (strlen(tid) > 20)
+		return -1;
+	strcat(strcat(path, tid), "/stat");
+	mask = sc_proc_stat_field(path, 32);
+	if (mask < 0)
+		return -1;
+	return (int)(((unsigned long)mask >> (SIGTRAP - 1)) & 1);
 }
+
+static long parse_tid(const char *s) { return sc_parse_dec(&s); }
 
 /*
  * A thread seen with SIGTRAP blocked may just be passing through our own
