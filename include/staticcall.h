@@ -289,7 +289,8 @@ struct static_key_false {
 struct static_key_entry {
 	int code;   /* site - &code */
 	int target; /* jump target - &target */
-	long key;   /* (&pointer to key) - &key, | 1 if likely */
+	long key;   /* (&pointer to key) - &key, | 1 if likely, | 2 if the
+		     * site never crosses an aligned 8-byte word */
 };
 
 SC_API int __static_key_error_wrong_type(void)

@@ -48,13 +48,22 @@ static uintptr_t entry_target(const struct static_key_entry *e)
 static struct static_key *entry_key(const struct static_key_entry *e)
 {
 	struct static_key *const *ref =
-		(void *)((uintptr_t)&e->key + (e->key & ~1L));
+		(void *)((uintptr_t)&e->key + (e->key & ~7L));
 	return *ref;
 }
 
 static bool entry_likely(const struct static_key_entry *e)
 {
 	return e->key & 1;
+}
+
+/* Placed for trap-free patching (STATICCALL_KEYS_TRAPFREE), and really
+ * inside one aligned 8-byte word. */
+static bool entry_trapfree(const struct static_key_entry *e)
+{
+	uintptr_t code = (uintptr_t)entry_code(e);
+
+	return (e->key & 2) && (code & 7) + 5 <= 8;
 }
 
 /* An entry found invalid at registration: never patched. */
@@ -193,6 +202,39 @@ static struct static_key_entry *first_of(struct jmod *m,
 	return m->start + lo;
 }
 
+/*
+ * A site placed inside one aligned word, whose page can get a writable view:
+ * the poke is the whole word, stored atomically without a trap (only the
+ * site's bytes differ between old and new; the store keeps the other three
+ * bytes as they are in memory at that moment).  False: use int3 (also when
+ * the site does not hold what we expect, so that the commit's check reports
+ * it).
+ */
+static bool add_word_poke(const struct static_key_entry *e, bool was, bool will,
+			  struct sc_poke *p)
+{
+	uint8_t *code = entry_code(e), *word, *rw;
+	uint8_t site_old[5];
+	size_t off;
+
+	if (!entry_trapfree(e) || sc_protocol != SC_PROTO_AUTO)
+		return false;
+	site_bytes(e, was, site_old);
+	if (memcmp(code, site_old, 5) != 0)
+		return false;
+	word = (uint8_t *)((uintptr_t)code & ~(uintptr_t)7);
+	off = (size_t)(code - word);
+	if (sc_alias_get(word, 8, &rw) != 0)
+		return false;
+	p->addr = word;
+	p->len = 8;
+	p->rw = rw;
+	memcpy(p->old, word, 8);
+	memcpy(p->new, word, 8);
+	site_bytes(e, will, p->new + off);
+	return true;
+}
+
 /* Append pokes moving @key's live sites in @m from @from to @to count. */
 static int add_site_pokes(struct jmod *m, struct static_key *key, int from,
 			  int to, struct sc_pokes *out)
@@ -206,12 +248,15 @@ static int add_site_pokes(struct jmod *m, struct static_key *key, int from,
 		p = sc_pokes_add(out);
 		if (!p)
 			return -ENOMEM;
+		if (add_word_poke(e, was, will, p))
+			goto next;
 		p->addr = entry_code(e);
 		p->len = 5;
 		site_bytes(e, was, p->old);
 		site_bytes(e, will, p->new);
 		p->emu = will ? SC_EMU_JMP : SC_EMU_NOP;
 		p->target = entry_target(e);
+	next:
 		p->owner = key;
 	}
 	return 0;

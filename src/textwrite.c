@@ -226,12 +226,23 @@ void sc_text_store_words(uint8_t *addr, uint8_t *rw, const uint8_t *old,
 	size_t bytes = 0;
 
 	for (size_t w = len / 8; w-- > 0;) {
-		uint64_t o, n;
-		memcpy(&o, old + 8 * w, 8);
-		memcpy(&n, new + 8 * w, 8);
-		if (o == n)
+		uint8_t cur[8];
+		uint64_t v;
+		bool change = false;
+		/* Only the bytes this poke changes are ours: the others are
+		 * taken from memory now (another site of the same batch may
+		 * share the word, e.g. an int3 head written just before). */
+		memcpy(cur, rw + 8 * w, 8);
+		for (int i = 0; i < 8; i++) {
+			if (old[8 * w + i] != new[8 * w + i]) {
+				cur[i] = new[8 * w + i];
+				change = true;
+			}
+		}
+		if (!change)
 			continue;
-		__atomic_store_n((uint64_t *)(void *)(rw + 8 * w), n,
+		memcpy(&v, cur, 8);
+		__atomic_store_n((uint64_t *)(void *)(rw + 8 * w), v,
 				 __ATOMIC_SEQ_CST);
 		bytes += 8;
 	}

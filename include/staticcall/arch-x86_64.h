@@ -62,6 +62,22 @@
 #define __SC_TRAMP_RET0(sym) __SC_TRAMP_JMP(sym, "__static_call_return0")
 
 /*
+ * With STATICCALL_KEYS_TRAPFREE defined before this header is included, each
+ * site is placed so that it never crosses an aligned 8-byte word (".balign
+ * 8,,4" pads with one or two NOP instructions only when the site would cross
+ * one: about half the sites, 1 to 4 bytes), and its entry says so (bit 1):
+ * the library can then patch it with one atomic store, without a trap, like
+ * a trampoline (docs/signals.md).
+ */
+#ifdef STATICCALL_KEYS_TRAPFREE
+#define __SC_KEY_ALIGN ".balign 8,,4\n\t"
+#define __SC_KEY_TRAPFREE 2
+#else
+#define __SC_KEY_ALIGN
+#define __SC_KEY_TRAPFREE 0
+#endif
+
+/*
  * A static branch site: a 5-byte nop (`0f 1f 44 00 00`) or a `jmp rel32` to
  * the taken path, and a jump table entry.  The entry refers to the key
  * through a constant pointer local to the function (`__sc_ref`): a local
@@ -74,7 +90,8 @@
 		int __sc_r = 0;                                                \
 		static struct static_key *const __sc_ref                       \
 			__attribute__((used, aligned(8))) = (k);               \
-		__asm__ goto("1:\n\t"                                          \
+		__asm__ goto(__SC_KEY_ALIGN                                    \
+			     "1:\n\t"                                          \
 			     ".if %c[jmp]\n\t"                                 \
 			     ".byte 0xe9\n\t.long %l[__sc_yes] - (. + 4)\n\t"  \
 			     ".else\n\t"                                       \
@@ -83,11 +100,11 @@
 			     ".pushsection sc_jump_table, \"aw\"\n\t"          \
 			     ".balign 8\n\t"                                   \
 			     ".long 1b - ., %l[__sc_yes] - .\n\t"              \
-			     ".quad %c[ref] - . + %c[lk]\n\t"                  \
+			     ".quad %c[ref] - . + %c[lk] + %c[tf]\n\t"         \
 			     ".popsection"                                     \
 			     :                                                 \
 			     : [ref] "i"(&__sc_ref), [lk] "i"(likely),         \
-			       [jmp] "i"(jump)                                 \
+			       [jmp] "i"(jump), [tf] "i"(__SC_KEY_TRAPFREE)    \
 			     :                                                 \
 			     : __sc_yes);                                      \
 		goto __sc_done;                                                \

@@ -232,7 +232,7 @@ static void test_site_mismatch(void **state)
 	/* the first site of kf_a in our jump table */
 	for (; e < __stop_sc_jump_table; e++) {
 		struct static_key *const *ref =
-			(void *)((uintptr_t)&e->key + (e->key & ~1L));
+			(void *)((uintptr_t)&e->key + (e->key & ~7L));
 		if (*ref == &kf_a.key) {
 			site = (uint8_t *)((uintptr_t)&e->code + e->code);
 			key = *ref;
