@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -212,7 +213,7 @@ static void test_batch_across_modules(void **state)
 /* ------------------------------------------------------------------------
  * Callers in both modules while the executable updates
  * ------------------------------------------------------------------------ */
-static _Atomic int stop;
+static _Atomic int stop, running;
 static _Atomic long bad, calls;
 
 static int ok(int x, int r) { return r == x + 7 || r == -x || r == 2 * x; }
@@ -222,15 +223,17 @@ static void *caller(void *arg)
 	long n = 0, b = 0;
 	(void)arg;
 
+	atomic_fetch_add(&running, 1);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		int x = (int)(n & 255);
 		b += !ok(x, sm_call_op(x));	    /* inside the library */
 		b += !ok(x, static_call(sm_op)(x)); /* here, into the library */
 		b += !ok(x, sm_call_ex_op(x));	    /* library, into here */
-		n++;
+		if (++n % 256 == 0)
+			atomic_fetch_add(&calls, 256);
 	}
 	atomic_fetch_add(&bad, b);
-	atomic_fetch_add(&calls, n);
+	atomic_fetch_add(&calls, n % 256);
 	return NULL;
 }
 
@@ -245,7 +248,12 @@ static void test_concurrent_callers(void **state)
 	stop = 0;
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, caller, NULL), 0);
-	for (int i = 0; i < 300; i++) {
+	/* updates are fast: make sure the callers run while they happen */
+	while (atomic_load(&running) < 2)
+		usleep(100);
+	double end = sc_now() + 5;
+	for (int i = 0;
+	     i < 300 || (atomic_load(&calls) < 10000 && sc_now() < end); i++) {
 		assert_int_equal(static_call_update(sm_op, targets[i % 3]), 0);
 		assert_int_equal(sm_update_ex_op(targets[(i + 1) % 3]), 0);
 	}
