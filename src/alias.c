@@ -64,32 +64,33 @@ static int memfd_open(void)
 /*
  * Give @page a writable view backed by offset @off of @fd (a fresh page of
  * that memfd): copy, map RW, check that an executable mapping of the memfd
- * is allowed at all, then swap the code page.  On failure the original page
- * is left as it was.
+ * is allowed at all, then swap the code page.  If *@rw is set, the view
+ * replaces the one at that address (MAP_FIXED), so that pointers into it
+ * stay valid (an update in progress holds some: fork() from the trace hook).
+ * On failure the code page is left as it was.
  */
 static int alias_map(int fd, off_t off, uintptr_t page, int prot, uint8_t **rw)
 {
 	void *v, *x;
+	int vflags = MAP_SHARED | (*rw ? MAP_FIXED : 0);
 
 	if (pwrite(fd, (void *)page, PAGE, off) != (ssize_t)PAGE)
 		return errno ? -errno : -EIO;
-	v = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	/* MAP_FIXED may drop the old mapping when it fails: try an executable
+	 * mapping of the memfd elsewhere first, so that a refusal (noexec
+	 * memfds, an LSM) is found while everything is still in place. */
+	x = mmap(NULL, PAGE, prot, MAP_SHARED, fd, off);
+	if (x == MAP_FAILED)
+		return -errno;
+	munmap(x, PAGE);
+	v = mmap(*rw, PAGE, PROT_READ | PROT_WRITE, vflags, fd, off);
 	if (v == MAP_FAILED)
 		return -errno;
-	/* MAP_FIXED may drop the old mapping when it fails: try the same
-	 * mapping elsewhere first, so that a refusal (noexec memfds, an LSM)
-	 * is found while the code page is still untouched. */
-	x = mmap(NULL, PAGE, prot, MAP_SHARED, fd, off);
-	if (x == MAP_FAILED) {
-		int e = errno;
-		munmap(v, PAGE);
-		return -e;
-	}
-	munmap(x, PAGE);
 	x = mmap((void *)page, PAGE, prot, MAP_SHARED | MAP_FIXED, fd, off);
 	if (x != (void *)page) {
 		int e = errno;
-		munmap(v, PAGE);
+		if (!*rw)
+			munmap(v, PAGE);
 		sc_warn("cannot map the trampoline page %p: %s", (void *)page,
 			strerror(e));
 		return -e;
@@ -142,6 +143,7 @@ int sc_alias_get(void *addr, size_t len, uint8_t **rw)
 	if (ftruncate(memfd, memfd_size + (off_t)PAGE) != 0)
 		return -errno;
 	al = &table[nr];
+	al->rw = NULL;
 	err = alias_map(memfd, memfd_size, page, prot, &al->rw);
 	if (err)
 		return err; /* the memfd keeps an unused page: harmless */
@@ -165,14 +167,13 @@ void sc_alias_after_fork(void)
 	fd = memfd_open();
 	if (fd < 0 || ftruncate(fd, (off_t)(nr * PAGE)) != 0)
 		goto fail;
-	for (size_t i = 0; i < nr; i++) {
-		uint8_t *old = table[i].rw, *rw = NULL;
+	/* Each view is replaced in place (same address), then the code page:
+	 * an update in progress (fork() from the trace hook) keeps valid
+	 * pointers into the views. */
+	for (size_t i = 0; i < nr; i++)
 		if (alias_map(fd, (off_t)(i * PAGE), table[i].page,
-			      table[i].prot, &rw) != 0)
+			      table[i].prot, &table[i].rw) != 0)
 			goto fail;
-		munmap(old, PAGE);
-		table[i].rw = rw;
-	}
 	close(memfd);
 	memfd = fd;
 	memfd_size = (off_t)(nr * PAGE);

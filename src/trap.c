@@ -10,9 +10,10 @@
  *  1. the site is in the published batch: emulate the site's NEW instruction
  *     (the old or the new behaviour is correct while an update is under way;
  *     the new one is always known and final);
- *  2. the site is one of ours but its first byte is no longer int3: the trap
- *     is late (the signal was queued before the patch ended, or a core ran a
- *     stale int3): point the thread back at the site to run the new bytes;
+ *  2. the site is one of ours but in no published batch: the trap is late
+ *     (the signal was queued before the patch ended, or a core ran a stale
+ *     int3): point the thread back at the site to run it again, whatever
+ *     its first byte is now (see handle_ours());
  *  3. anything else belongs to someone else: pass it on.
  *
  * Lifetime of the batch: the handler counts itself in `readers` before it
@@ -66,16 +67,13 @@ static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 
 bool sc_trap_in_handler(long tid) { return sc_marks_has(&in_handler, tid); }
 
-/* Ours: emulate or rewind.  Returns false if the trap is not ours. */
-static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
+/* The poke for @site in the published batch (or a pinned one), emulated.
+ * The batch is read under the `readers` count. */
+static SC_SIGNAL_CODE bool emulate(uintptr_t site, void *uc)
 {
-	uintptr_t site;
 	const struct batch_desc *d;
 	const struct sc_poke *p = NULL;
 
-	if (si->si_code != SC_ARCH_TRAP_SICODE)
-		return false;
-	site = sc_arch_trap_site(uc);
 	atomic_fetch_add(&readers, 1);
 	d = atomic_load(&active);
 	if (d)
@@ -85,12 +83,31 @@ static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
 	if (p)
 		sc_arch_emulate(uc, p);
 	atomic_fetch_sub(&readers, 1);
-	if (p) {
+	return p != NULL;
+}
+
+/*
+ * Ours: emulate or rewind.  Returns false if the trap is not ours.
+ *
+ * A site of ours that is in no published batch had a trap that arrived
+ * late: its batch ended before we looked.  Re-running the site is right
+ * whatever its first byte is now: the new instruction, or (if the NEXT
+ * update of the same site has written its int3 meanwhile, and its batch
+ * was published before that int3) a fresh trap that finds that batch.
+ * Reading the byte to decide would take that fresh int3 for a foreign one.
+ */
+static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
+{
+	uintptr_t site;
+
+	if (si->si_code != SC_ARCH_TRAP_SICODE)
+		return false;
+	site = sc_arch_trap_site(uc);
+	if (emulate(site, uc)) {
 		sc_stat_add(traps_emulated, 1);
 		return true;
 	}
-	if (sc_siteset_contains((void *)site) &&
-	    *(volatile uint8_t *)site != SC_ARCH_TRAP_BYTE) {
+	if (sc_siteset_contains((void *)site)) {
 		sc_arch_trap_rewind(uc, site);
 		sc_stat_add(traps_rewound, 1);
 		return true;

@@ -90,8 +90,8 @@ static void try_nested_updates(void)
 static void hook_body(enum static_call_trace_step step, unsigned int nr,
 		      int which)
 {
-	bool window =
-		step == STATIC_CALL_TRACE_INT3 || step == STATIC_CALL_TRACE_TAIL;
+	bool window = step == STATIC_CALL_TRACE_INT3 ||
+		      step == STATIC_CALL_TRACE_TAIL;
 	int x = 1000 + (int)step;
 
 	if (!active)
@@ -106,8 +106,8 @@ static void hook_body(enum static_call_trace_step step, unsigned int nr,
 		/* We run on the patcher, between its own writes: if our own
 		 * trampoline starts with int3, we got here through a trap. */
 		if (next_hook != cur_hook) {
-			if (first_byte(&STATIC_CALL_KEY(static_call_trace_hook)) ==
-			    0xcc) {
+			if (first_byte(&STATIC_CALL_KEY(
+				    static_call_trace_hook)) == 0xcc) {
 				hook_self_traps++;
 				batch_self_traps++;
 			} else {
@@ -185,11 +185,11 @@ static void test_recursive_hook(void **state)
 	double seconds = sc_test_seconds(3.0), t0, end;
 	int first_err = 0;
 	(void)state;
+	st_crash_report(false);
 
 	static_call_set_print(st_count_log);
 	st_gen_reset();
-	assert_int_equal(static_call_update(static_call_trace_hook, hook_a),
-			 0);
+	assert_int_equal(static_call_update(static_call_trace_hook, hook_a), 0);
 	cur_hook = H_A;
 	for (int t = 0; t < NR_CALLERS; t++) {
 		cargs[t] = (struct st_caller_arg){&stop, &counts, t * 104729};
@@ -205,8 +205,8 @@ static void test_recursive_hook(void **state)
 	     (hook_batches < MIN_HOOK_BATCHES && sc_now() < t0 + 4 * seconds);
 	     n++) {
 		unsigned int r = (unsigned int)rand_r(&seed);
-		bool single_hook = r % 8 == 0;	   /* hook alone */
-		bool with_hook = r % 8 != 1;	   /* else user calls only */
+		bool single_hook = r % 8 == 0; /* hook alone */
+		bool with_hook = r % 8 != 1;   /* else user calls only */
 		bool single = !single_hook && !with_hook;
 		int err;
 
@@ -326,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_recursive_hook),
 	};
 
+	st_crash_report(true);
 	sc_test_watchdog(5 * sc_test_seconds(3.0) + 30);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,6 +164,7 @@ static void test_signal_storm(void **state)
 	double seconds = sc_test_seconds(3.0), t0;
 	int first_err = 0;
 	(void)state;
+	st_crash_report(false);
 
 	static_call_set_print(st_count_log);
 	st_gen_reset();
@@ -276,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_signal_storm),
 	};
 
+	st_crash_report(true);
 	sc_test_watchdog(5 * sc_test_seconds(3.0) + 30);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ DEFINE_STATIC_CALL(rp_near, rp_start);
 
 /* int step_ret0(int x) / step_near(int x): set TF, tail-call the trampoline
  * (the first single-step trap comes after the jmp, at its first byte). */
+/* clang-format off */
 #define STEP_FN(fn, name)                                                      \
 	__asm__(".pushsection .text\n\t"                                       \
 		".type " #fn ", @function\n" #fn ":\n\t"                       \
@@ -50,12 +51,13 @@ DEFINE_STATIC_CALL(rp_near, rp_start);
 		".size " #fn ", .-" #fn "\n\t"                                 \
 		".popsection\n");                                              \
 	int fn(int x)
+/* clang-format on */
 
 STEP_FN(step_ret0, rp_ret0);
 STEP_FN(step_near, rp_near);
 
-static uintptr_t tramp;	    /* the trampoline being stepped through */
-static void *new_target;    /* what the handler updates it to */
+static uintptr_t tramp;	 /* the trampoline being stepped through */
+static void *new_target; /* what the handler updates it to */
 static struct static_call_key *key;
 static volatile int inside; /* offset of the boundary we stopped at */
 static volatile int update_rc = 1;
@@ -115,8 +117,8 @@ static void run_child(struct static_call_key *k, int (*step)(int), void *to,
 	new_target = to;
 	r = step(10);
 	printf("  child: %s, result %d (legal: %d, or %d if updated)\n",
-	       inside ? "updated inside" : "never stopped inside", r,
-	       legal_old, legal_new);
+	       inside ? "updated inside" : "never stopped inside", r, legal_old,
+	       legal_new);
 	fflush(stdout);
 	if (inside && update_rc != 0)
 		_exit(2);
@@ -167,8 +169,8 @@ static void test_ret0_to_null(void **state)
 static void test_near_to_ret0(void **state)
 {
 	(void)state;
-	run_case(&STATIC_CALL_KEY(rp_near), step_near, static_call_return0,
-		 13, 0);
+	run_case(&STATIC_CALL_KEY(rp_near), step_near, static_call_return0, 13,
+		 0);
 }
 
 int main(void)

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The static calls and the generation bookkeeping of the stress tests. */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "stress.h"
 
@@ -23,8 +27,7 @@ DEFINE_STATIC_CALL(st_op3, st_f30);
 #define ST_ROW(i)                                                              \
 	{                                                                      \
 		(void *)st_f##i##0, (void *)st_f##i##1, (void *)st_f##i##2,    \
-			(void *)st_f##i##3, static_call_return0,               \
-			(void *)abs,                                           \
+			(void *)st_f##i##3, static_call_return0, (void *)abs,  \
 	}
 
 void *const st_target[ST_KEYS][ST_TARGETS] = {ST_ROW(0), ST_ROW(1), ST_ROW(2),
@@ -194,7 +197,8 @@ void st_report_wrong(void)
 		"(target %d), legal generations [%lu, %lu]:",
 		w->where, w->key, w->x, w->r, w->k, w->c, w->p);
 	for (unsigned long n = w->c; n <= w->p && n < w->c + 8; n++) {
-		unsigned long e = atomic_load(&st_gen[w->key].ring[n % ST_RING]);
+		unsigned long e =
+			atomic_load(&st_gen[w->key].ring[n % ST_RING]);
 		fprintf(stderr, " g%lu=k%lu", e >> 8, e & 0xff);
 	}
 	fprintf(stderr, "\n");
@@ -228,4 +232,101 @@ void st_count_log(enum static_call_print_level level, const char *msg)
 	(void)level;
 	(void)msg;
 	atomic_fetch_add(&st_log_count, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Crash reports: which thread died where, and the trampoline's bytes when
+ * it died in one.  Plain system calls and hand-made formatting only.
+ * ------------------------------------------------------------------------ */
+struct out {
+	char buf[512];
+	size_t n;
+};
+
+static void put(struct out *o, const char *s)
+{
+	while (*s && o->n < sizeof(o->buf) - 1)
+		o->buf[o->n++] = *s++;
+}
+
+static void put_num(struct out *o, unsigned long v, unsigned int base,
+		    int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v && n < (int)sizeof(tmp));
+	while (n < width)
+		tmp[n++] = '0';
+	while (n > 0 && o->n < sizeof(o->buf) - 1)
+		o->buf[o->n++] = tmp[--n];
+}
+
+static void put_tramp(struct out *o, uintptr_t pc)
+{
+	static const char *const names[] = {"st_op0", "st_op1", "st_op2",
+					    "st_op3", "static_call_trace_hook"};
+	const struct static_call_key *keys[] = {
+		st_key[0], st_key[1], st_key[2], st_key[3],
+		&STATIC_CALL_KEY(static_call_trace_hook)};
+
+	for (int i = 0; i < 5; i++) {
+		const uint8_t *t = keys[i]->tramp;
+		if (pc < (uintptr_t)t || pc > (uintptr_t)t + 16)
+			continue;
+		put(o, " = ");
+		put(o, names[i]);
+		put(o, "+");
+		put_num(o, pc - (uintptr_t)t, 10, 1);
+		put(o, ", trampoline now:");
+		for (int b = 0; b < 16; b++) {
+			put(o, " ");
+			put_num(o, t[b], 16, 2);
+		}
+	}
+}
+
+static void crash_report(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	struct out o = {.n = 0};
+
+	put(&o, sig == SIGTRAP ? "FATAL: a SIGTRAP the library passed on"
+			       : "FATAL: signal ");
+	if (sig != SIGTRAP)
+		put_num(&o, (unsigned long)sig, 10, 1);
+	put(&o, " (si_code ");
+	put_num(&o, (unsigned long)(unsigned int)si->si_code, 10, 1);
+	put(&o, ") in thread ");
+	put_num(&o, (unsigned long)syscall(SYS_gettid), 10, 1);
+	put(&o, ": rip=0x");
+	put_num(&o, pc, 16, 1);
+	put_tramp(&o, pc);
+	put(&o, "; rsp=0x");
+	put_num(&o, (unsigned long)uc->uc_mcontext.gregs[REG_RSP], 16, 1);
+	put(&o, " addr=0x");
+	put_num(&o, (unsigned long)(uintptr_t)si->si_addr, 16, 1);
+	put(&o, "\n");
+	if (write(2, o.buf, o.n) < 0)
+		o.n = 0;
+	signal(sig, SIG_DFL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+}
+
+void st_crash_report(bool trap)
+{
+	static const int sigs[] = {SIGSEGV, SIGILL, SIGBUS, SIGFPE, SIGTRAP};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = crash_report;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigs[i] != SIGTRAP || trap)
+			sigaction(sigs[i], &sa, NULL);
 }

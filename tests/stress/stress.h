@@ -142,8 +142,8 @@ enum st_verdict { ST_LEGAL = 0, ST_WRONG, ST_UNKNOWN };
 /* Is target @k of static call @i legal for a call made between reading
  * committed == @c and pending == @p?  ST_UNKNOWN when the ring no longer
  * holds those generations (the caller slept through ST_RING updates). */
-static inline enum st_verdict st_check(int i, unsigned long c,
-				       unsigned long p, int k)
+static inline enum st_verdict st_check(int i, unsigned long c, unsigned long p,
+				       int k)
 {
 	struct st_gen *g = &st_gen[i];
 	bool unknown = false;
@@ -179,15 +179,14 @@ extern struct st_wrong_info st_first_wrong;
 
 /* Call static call @i once with @x, check the result against the
  * generations, count it in @cnt.  Returns the verdict. */
-static inline enum st_verdict st_call_checked(int i, int x,
-					      struct st_counts *cnt,
-					      const char *where)
+static inline enum st_verdict
+st_call_checked(int i, int x, struct st_counts *cnt, const char *where)
 {
 	unsigned long c = atomic_load_explicit(&st_gen[i].committed,
 					       memory_order_acquire);
 	int r = st_call(i, x);
-	unsigned long p = atomic_load_explicit(&st_gen[i].pending,
-					       memory_order_acquire);
+	unsigned long p =
+		atomic_load_explicit(&st_gen[i].pending, memory_order_acquire);
 	int k = st_decode(i, x, r);
 	enum st_verdict v = st_check(i, c, p, k);
 
@@ -223,6 +222,17 @@ struct st_caller_arg {
 	int seed;
 };
 void *st_caller_thread(void *arg);
+
+/*
+ * Report a crash (which thread, where, the trampoline's bytes if it was in
+ * one) on stderr before dying of it: cmocka's own handlers cannot report
+ * a fault in a thread other than the test's.  Call at the start of each
+ * test (cmocka installs its handlers per test).  With @trap, also install
+ * it for SIGTRAP, where the library passes on the traps it does not own:
+ * only before the first update (the library then keeps it as the handler
+ * to pass on to; installed later, it would replace the library's).
+ */
+void st_crash_report(bool trap);
 
 /* A counting print callback (messages are expected in these tests). */
 extern _Atomic unsigned long st_log_count;
