@@ -92,6 +92,33 @@ static void atfork_child(void)
 	sc_sync_after_fork();
 }
 
+static int register_atfork(void)
+{
+	int err;
+
+	if (atomic_exchange(&atfork_done, 1))
+		return 0;
+	err = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	if (err) {
+		atomic_store(&atfork_done, 0);
+		sc_warn("pthread_atfork: %s", strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/*
+ * The fork handlers are registered when the library is loaded, not at the
+ * first update: registering them inside that update (with the patch lock
+ * held) while another thread forks would give a child that inherits the
+ * held lock and no handler to release it (found by the fork stress test).
+ * The first update still registers them if this constructor could not.
+ */
+__attribute__((constructor)) static void sc_runtime_load(void)
+{
+	register_atfork();
+}
+
 int sc_runtime_prepare(void)
 {
 	int err;
@@ -106,14 +133,10 @@ int sc_runtime_prepare(void)
 		sc_text_after_fork();
 		sc_sync_after_fork();
 	}
-	if (!atomic_exchange(&atfork_done, 1)) {
-		err = pthread_atfork(atfork_prepare, atfork_parent,
-				     atfork_child);
-		if (err) {
-			atomic_store(&atfork_done, 0);
-			sc_warn("pthread_atfork: %s", strerror(err));
-			return -err;
-		}
+	if (!atomic_load(&atfork_done)) {
+		err = register_atfork();
+		if (err)
+			return err;
 	}
 	sc_options_from_env();
 	err = sc_trap_install();
