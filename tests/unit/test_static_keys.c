@@ -265,7 +265,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(__static_call_module_load(NULL, NULL), -EINVAL);
 	/* registering the same table again is a no-op */
 	assert_int_equal(__static_call_module_load(__start_sc_jump_table,
-					       __stop_sc_jump_table),
+						   __stop_sc_jump_table),
 			 0);
 	verify_keys();
 }
