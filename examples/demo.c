@@ -147,7 +147,9 @@ int main(int argc, char **argv)
 
 	printf("libstaticcall demo: %d worker thread(s) call "
 	       "static_call(demo_op) "
-	       "while main retargets it for %.0f s\n",
+	       "and test\nstatic_branch_unlikely(&demo_key) while main "
+	       "retargets "
+	       "the call and toggles the key, for %.0f s\n",
 	       nthreads, seconds);
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&w[i].tid, NULL, work, &w[i]);
