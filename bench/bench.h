@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the benchmark programs: call targets that the compiler cannot
+ * see through (defined in another translation unit, each with an asm
+ * barrier), the timing helpers, and the statistics.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Keeps the compiler from merging, hoisting or deleting loop iterations. */
+#define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
+
+/* bench_t<i>(x) returns x + i + 1; defined in targets.c. */
+long bench_t0(long x);
+long bench_t1(long x);
+long bench_t2(long x);
+long bench_t3(long x);
+long bench_t4(long x);
+long bench_t5(long x);
+long bench_t6(long x);
+long bench_t7(long x);
+#define BENCH_NTARGETS 8
+
+/* The same function as bench_t0, reached through a GNU ifunc. */
+long bench_ifunc(long x);
+
+/* Function pointers the compiler cannot constant-fold (non-static, written
+ * nowhere it can see). */
+extern long (*bench_fp)(long);
+extern long (*bench_fptab[BENCH_NTARGETS])(long);
+
+/* The pseudo-random sequence of target indices (0..7), BENCH_SEQ long. */
+#define BENCH_SEQ (1 << 16)
+extern unsigned char bench_seq[BENCH_SEQ];
+void bench_seq_init(unsigned int ntargets);
+
+/* Flags for the `if (flag)` rows. */
+extern int bench_flag0, bench_flag1;
+
+static inline double bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Median of v[0..n) (sorts v in place); 0 for n == 0. */
+double bench_median(double *v, size_t n);
+/* Resident set size in KiB, from /proc/self/statm. */
+long bench_rss_kib(void);
+
+#endif /* BENCH_H */

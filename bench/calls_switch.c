@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Choosing one of eight calls by data, without an indirect branch: compiled
+ * with -fno-jump-tables, the switch is a chain of compares and conditional
+ * branches.  This is what a program that wants several targets at one place
+ * and uses static calls would do (one static call per target); with a
+ * pseudo-random choice, the conditional branches mispredict instead of an
+ * indirect one.
+ */
+#include <staticcall.h>
+
+#include "bench.h"
+#include "calls.h"
+
+DEFINE_STATIC_CALL(bsc_r0, bench_t0);
+DEFINE_STATIC_CALL(bsc_r1, bench_t1);
+DEFINE_STATIC_CALL(bsc_r2, bench_t2);
+DEFINE_STATIC_CALL(bsc_r3, bench_t3);
+DEFINE_STATIC_CALL(bsc_r4, bench_t4);
+DEFINE_STATIC_CALL(bsc_r5, bench_t5);
+DEFINE_STATIC_CALL(bsc_r6, bench_t6);
+DEFINE_STATIC_CALL(bsc_r7, bench_t7);
+
+#define SWITCH8(call)                                                          \
+	switch (bench_seq[i & (BENCH_SEQ - 1)]) {                              \
+	case 0:                                                                \
+		x = call(0)(x);                                                \
+		break;                                                         \
+	case 1:                                                                \
+		x = call(1)(x);                                                \
+		break;                                                         \
+	case 2:                                                                \
+		x = call(2)(x);                                                \
+		break;                                                         \
+	case 3:                                                                \
+		x = call(3)(x);                                                \
+		break;                                                         \
+	case 4:                                                                \
+		x = call(4)(x);                                                \
+		break;                                                         \
+	case 5:                                                                \
+		x = call(5)(x);                                                \
+		break;                                                         \
+	case 6:                                                                \
+		x = call(6)(x);                                                \
+		break;                                                         \
+	default:                                                               \
+		x = call(7)(x);                                                \
+		break;                                                         \
+	}
+
+#define DIRECT(k) bench_t##k
+#define STATIC(k) static_call(bsc_r##k)
+
+long run_rand_switch_direct(long n)
+{
+	long x = 0;
+
+	for (long i = 0; i < n; i++) {
+		SWITCH8(DIRECT)
+		BENCH_BARRIER();
+	}
+	return x;
+}
+
+long run_rand_switch_static(long n)
+{
+	long x = 0;
+
+	for (long i = 0; i < n; i++) {
+		SWITCH8(STATIC)
+		BENCH_BARRIER();
+	}
+	return x;
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Generates the large benchmark sources at build time:
+ *
+ *   gen calls N FILE     N static calls (bsc_m<i>, all on bench_t0) and a
+ *                        table of their keys and trampolines
+ *   gen keys TF FILE     keys with 1, 10, 100 and 1000 branch sites each
+ *                        (TF=1: built with STATICCALL_KEYS_TRAPFREE)
+ *   gen sites P FILE     part P (0..9) of 100k branch sites over 100 keys,
+ *                        100 per function, for a shared object (BENCH_PLAIN:
+ *                        plain flags instead)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int key_sizes[] = {1, 10, 100, 1000};
+#define NKEYS (sizeof(key_sizes) / sizeof(key_sizes[0]))
+#define REG_KEYS 100
+#define REG_PER_FN 100
+#define REG_PER_PART 10000
+#define REG_PARTS 10 /* 100k sites */
+
+static void gen_calls(FILE *f, long n)
+{
+	fprintf(f, "#include <staticcall.h>\n#include \"bench.h\"\n\n");
+	for (long i = 0; i < n; i++)
+		fprintf(f, "DEFINE_STATIC_CALL(bsc_m%05ld, bench_t0);\n", i);
+	fprintf(f, "\nconst unsigned int bench_many_n = %ld;\n", n);
+	fprintf(f, "struct static_call_key *const bench_many_keys[%ld] = {\n",
+		n);
+	for (long i = 0; i < n; i++)
+		fprintf(f, "\t&STATIC_CALL_KEY(bsc_m%05ld),\n", i);
+	fprintf(f, "};\nlong (*const bench_many_tramps[%ld])(long) = {\n", n);
+	for (long i = 0; i < n; i++)
+		fprintf(f, "\t&STATIC_CALL_TRAMP(bsc_m%05ld),\n", i);
+	fprintf(f, "};\n");
+}
+
+static void gen_keys(FILE *f, int tf)
+{
+	const char *p = tf ? "bkt" : "bk";
+
+	if (tf)
+		fprintf(f, "#define STATICCALL_KEYS_TRAPFREE\n");
+	fprintf(f, "#include <staticcall.h>\n\n");
+	for (size_t k = 0; k < NKEYS; k++) {
+		int n = key_sizes[k];
+		fprintf(f, "DEFINE_STATIC_KEY_FALSE(%s_%d);\n", p, n);
+		fprintf(f, "long %s_run_%d(long x);\n", p, n);
+		fprintf(f, "long %s_run_%d(long x)\n{\n", p, n);
+		for (int i = 0; i < n; i++)
+			fprintf(f,
+				"\tif (static_branch_unlikely(&%s_%d))\n"
+				"\t\tx++;\n",
+				p, n);
+		fprintf(f, "\treturn x;\n}\n\n");
+	}
+	fprintf(f, "struct static_key_false *const %s_keys[%zu] = {", p, NKEYS);
+	for (size_t k = 0; k < NKEYS; k++)
+		fprintf(f, "&%s_%d, ", p, key_sizes[k]);
+	fprintf(f, "};\nlong (*const %s_runs[%zu])(long) = {", p, NKEYS);
+	for (size_t k = 0; k < NKEYS; k++)
+		fprintf(f, "%s_run_%d, ", p, key_sizes[k]);
+	fprintf(f, "};\n");
+}
+
+/* Part @part of REG_PARTS: REG_PER_PART sites (the compiler's time grows
+ * faster than linearly with the size of one file, so the sites are spread
+ * over several).  Part 0 defines the keys and bench_reg_run(), which runs
+ * every site once. */
+static void gen_sites(FILE *f, int part)
+{
+	long nfn = REG_PER_PART / REG_PER_FN;
+
+	fprintf(f,
+		"#include <staticcall.h>\n\n"
+		"#ifdef BENCH_PLAIN\n"
+		"extern int bench_reg_flags[%d];\n"
+		"#define SITE(k) __builtin_expect(bench_reg_flags[k], 0)\n"
+		"#else\n"
+		"extern struct static_key_false bench_reg_keys[%d];\n"
+		"#define SITE(k) site_##k()\n"
+		"#endif\n\n",
+		REG_KEYS, REG_KEYS);
+	/* One always-inline function per key, each inlined copy being a site of
+	 * its own (as the kernel's arch_static_branch()): the header's macro
+	 * is expanded 100 times instead of 10k; the sites and table entries
+	 * are the same. */
+	fprintf(f, "#ifndef BENCH_PLAIN\n");
+	for (int k = 0; k < REG_KEYS; k++)
+		fprintf(f,
+			"static inline __attribute__((always_inline)) int "
+			"site_%d(void)\n{\n\treturn "
+			"static_branch_unlikely(&bench_reg_keys[%d]);\n}\n",
+			k, k);
+	fprintf(f, "#endif\n\n");
+	for (long fn = 0; fn < nfn; fn++) {
+		fprintf(f, "static long f%ld(long x)\n{\n", fn);
+		for (long i = 0; i < REG_PER_FN; i++)
+			fprintf(f, "\tif (SITE(%ld))\n\t\tx++;\n",
+				(fn * REG_PER_FN + i) % REG_KEYS);
+		fprintf(f, "\treturn x;\n}\n");
+	}
+	fprintf(f, "long bench_reg_part%d(long x);\n", part);
+	fprintf(f, "long bench_reg_part%d(long x)\n{\n", part);
+	for (long fn = 0; fn < nfn; fn++)
+		fprintf(f, "\tx = f%ld(x);\n", fn);
+	fprintf(f, "\treturn x;\n}\n");
+	if (part != 0)
+		return;
+	fprintf(f,
+		"\n#define EXPORT __attribute__((visibility(\"default\")))\n"
+		"#ifdef BENCH_PLAIN\n"
+		"EXPORT int bench_reg_flags[%d];\n"
+		"#else\n"
+		"DEFINE_STATIC_KEY_ARRAY_FALSE(bench_reg_keys, %d);\n"
+		"#endif\n"
+		"EXPORT const long bench_reg_sites = %d;\n",
+		REG_KEYS, REG_KEYS, REG_PARTS * REG_PER_PART);
+	for (int p = 1; p < REG_PARTS; p++)
+		fprintf(f, "long bench_reg_part%d(long x);\n", p);
+	fprintf(f, "EXPORT long bench_reg_run(long x);\n"
+		   "long bench_reg_run(long x)\n{\n");
+	for (int p = 0; p < REG_PARTS; p++)
+		fprintf(f, "\tx = bench_reg_part%d(x);\n", p);
+	fprintf(f, "\treturn x;\n}\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: gen calls|keys|sites ARG FILE\n");
+		return 2;
+	}
+	FILE *f = fopen(argv[3], "w");
+	if (!f) {
+		perror(argv[3]);
+		return 1;
+	}
+	fprintf(f, "/* Generated by bench/gen.c (%s %s); do not edit. */\n",
+		argv[1], argv[2]);
+	if (strcmp(argv[1], "calls") == 0)
+		gen_calls(f, atol(argv[2]));
+	else if (strcmp(argv[1], "keys") == 0)
+		gen_keys(f, atoi(argv[2]));
+	else if (strcmp(argv[1], "sites") == 0)
+		gen_sites(f, atoi(argv[2]));
+	else {
+		fprintf(stderr, "gen: unknown mode %s\n", argv[1]);
+		return 2;
+	}
+	return fclose(f) == 0 ? 0 : 1;
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up cost of static key sites: dlopen() of a shared object with 100k
+ * branch sites over 100 keys (each registered by the library's module
+ * constructor: checked, sorted by key), against the same object built with
+ * plain `if (__builtin_expect(flag, 0))` tests instead.  Each measurement
+ * runs in a fresh child process (so that RSS starts from the same point);
+ * the two variants alternate, R rounds.  Also times enabling then disabling
+ * all 100 keys in one batch (100k sites patched).
+ *
+ *   startup [--reps R] [--csv]
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <staticcall.h>
+
+#include "bench.h"
+
+#define NKEYS 100
+
+struct result {
+	double open_us, rss_kib, enable_us, disable_us;
+	int ok;
+};
+
+static struct result measure(const char *path, int keys)
+{
+	struct result res = {0};
+	long rss0 = bench_rss_kib();
+	double t0 = bench_now_ns();
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	double t1 = bench_now_ns();
+	long rss1 = bench_rss_kib();
+
+	if (!h) {
+		fprintf(stderr, "startup: %s\n", dlerror());
+		return res;
+	}
+	res.open_us = (t1 - t0) / 1e3;
+	res.rss_kib = (double)(rss1 - rss0);
+	long (*run)(long) = (long (*)(long))dlsym(h, "bench_reg_run");
+	const long *nsites = dlsym(h, "bench_reg_sites");
+	if (!run || !nsites || run(0) != 0)
+		return res;
+	if (keys) {
+		struct static_key_false *k = dlsym(h, "bench_reg_keys");
+		struct static_call_batch_entry ents[NKEYS];
+		struct static_call_batch b;
+		int err = k ? static_call_batch_init(&b, ents, NKEYS) : -ENOENT;
+
+		for (int i = 0; i < NKEYS && !err; i++)
+			err = static_branch_batch_enable(&b, &k[i]);
+		double t2 = bench_now_ns();
+		if (!err)
+			err = static_call_batch_commit(&b);
+		double t3 = bench_now_ns();
+		if (err || run(0) != *nsites) {
+			fprintf(stderr, "startup: enable: %s\n",
+				strerror(-err));
+			return res;
+		}
+		for (int i = 0; i < NKEYS && !err; i++)
+			err = static_branch_batch_disable(&b, &k[i]);
+		double t4 = bench_now_ns();
+		if (!err)
+			err = static_call_batch_commit(&b);
+		double t5 = bench_now_ns();
+		if (err || run(0) != 0) {
+			fprintf(stderr, "startup: disable: %s\n",
+				strerror(-err));
+			return res;
+		}
+		res.enable_us = (t3 - t2) / 1e3;
+		res.disable_us = (t5 - t4) / 1e3;
+	}
+	res.ok = 1;
+	return res;
+}
+
+static struct result in_child(const char *path, int keys)
+{
+	struct result res = {0};
+	int fd[2];
+
+	if (pipe(fd))
+		return res;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		res = measure(path, keys);
+		ssize_t w = write(fd[1], &res, sizeof(res));
+		_exit(w == (ssize_t)sizeof(res) ? 0 : 1);
+	}
+	close(fd[1]);
+	if (pid < 0 || read(fd[0], &res, sizeof(res)) != (ssize_t)sizeof(res))
+		res.ok = 0;
+	close(fd[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return res;
+}
+
+int main(int argc, char **argv)
+{
+	long reps = 7;
+	int csv = 0;
+	const char *paths[2] = {BENCH_SITES_SO, BENCH_SITES_PLAIN_SO};
+	const char *names[2] = {"static_keys", "plain_flags"};
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+			reps = atol(argv[++i]);
+		else if (strcmp(argv[i], "--csv") == 0)
+			csv = 1;
+		else {
+			fprintf(stderr, "usage: startup [--reps R] [--csv]\n");
+			return 2;
+		}
+	}
+	if (reps < 1)
+		reps = 1;
+	double *v[2][4];
+	for (int k = 0; k < 2; k++)
+		for (int j = 0; j < 4; j++)
+			if (!(v[k][j] = calloc((size_t)reps, sizeof(double))))
+				return 1;
+	for (long r = 0; r < reps; r++) {
+		for (int kk = 0; kk < 2; kk++) {
+			int k = (int)((kk + r) % 2);
+			struct result res = in_child(paths[k], k == 0);
+			if (!res.ok) {
+				fprintf(stderr, "startup: %s failed\n",
+					names[k]);
+				return 1;
+			}
+			v[k][0][r] = res.open_us;
+			v[k][1][r] = res.rss_kib;
+			v[k][2][r] = res.enable_us;
+			v[k][3][r] = res.disable_us;
+		}
+	}
+	if (csv)
+		printf("kind,variant,sites,dlopen_us,rss_kib,enable_all_us,"
+		       "disable_all_us,reps\n");
+	else
+		printf("%-12s %7s %10s %9s %14s %14s\n", "variant", "sites",
+		       "dlopen us", "RSS KiB", "enable all us",
+		       "disable all us");
+	for (int k = 0; k < 2; k++) {
+		double m[4];
+		for (int j = 0; j < 4; j++)
+			m[j] = bench_median(v[k][j], (size_t)reps);
+		if (csv)
+			printf("startup,%s,100000,%.1f,%.0f,%.1f,%.1f,%ld\n",
+			       names[k], m[0], m[1], m[2], m[3], reps);
+		else
+			printf("%-12s %7d %10.1f %9.0f %14.1f %14.1f\n",
+			       names[k], 100000, m[0], m[1], m[2], m[3]);
+	}
+	return 0;
+}
