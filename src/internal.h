@@ -147,6 +147,8 @@ SC_HIDDEN int sc_trap_install(void);
 SC_HIDDEN void sc_trap_publish(struct sc_poke *pokes, size_t n);
 /* Hide the batch and wait until no handler still reads it. */
 SC_HIDDEN void sc_trap_unpublish(void);
+/* Wait until no SIGTRAP handler of ours is emulating anything. */
+SC_HIDDEN void sc_trap_quiesce(void);
 /* In a fork child: forget the parent's other threads' handler state. */
 SC_HIDDEN void sc_trap_after_fork(void);
 /* Is thread @tid running our SIGTRAP handler right now? */

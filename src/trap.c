@@ -100,7 +100,7 @@ static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
 {
 	uintptr_t site;
 
-	if (si->si_code != SC_ARCH_TRAP_SICODE)
+	if (!sc_arch_is_trap(si))
 		return false;
 	site = sc_arch_trap_site(uc);
 	if (emulate(site, uc)) {
@@ -169,11 +169,16 @@ void sc_trap_publish(struct sc_poke *pokes, size_t n)
 	atomic_store(&active, &desc);
 }
 
+void sc_trap_quiesce(void)
+{
+	while (atomic_load(&readers) != 0)
+		sched_yield();
+}
+
 void sc_trap_unpublish(void)
 {
 	atomic_store(&active, NULL);
-	while (atomic_load(&readers) != 0)
-		sched_yield();
+	sc_trap_quiesce();
 }
 
 /* ------------------------------------------------------------------------

@@ -304,6 +304,31 @@ static void test_options(void **state)
 	static_call_set_print(NULL);
 }
 
+static int sync_from_hook = 1;
+static void hook_sync(enum static_call_trace_step step, unsigned int n)
+{
+	(void)n;
+	if (step == STATIC_CALL_TRACE_BEGIN)
+		sync_from_hook = static_call_synchronize();
+}
+
+static void test_synchronize(void **state)
+{
+	(void)state;
+	assert_int_equal(static_call_update(sc_op, add2), 0);
+	assert_int_equal(static_call_synchronize(), 0);
+	assert_int_equal(static_call(sc_op)(1), 3);
+	/* from inside an update (the trace hook): refused, not a deadlock */
+	sc_test_capture_log();
+	assert_int_equal(static_call_update(static_call_trace_hook, hook_sync),
+			 0);
+	assert_int_equal(static_call_update(sc_op, add1), 0);
+	assert_int_equal(sync_from_hook, -EDEADLK);
+	assert_int_equal(static_call_update(static_call_trace_hook, NULL), 0);
+	static_call_set_print(NULL);
+	assert_int_equal(static_call_synchronize(), 0);
+}
+
 static void test_stats_size(void **state)
 {
 	struct static_call_stats st;
@@ -330,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_no_wx),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_synchronize),
 		cmocka_unit_test(test_stats_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
