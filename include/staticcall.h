@@ -465,6 +465,10 @@ SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
  *               thread's signal mask and refuse the update (-EAGAIN) if one
  *               blocks SIGTRAP (it would be killed if it ran into the int3);
  *               off: skip that check (it costs ~20 us per thread).
+ *   "perf_map"  on: list the trampolines of pages that got a writable view
+ *               (memfd mappings perf cannot symbolise) in /tmp/perf-<pid>.map
+ *               (default off; not async-signal-safe: uses dladdr()).
+ *   "log"       the default printer's level: warn, info, debug, off.
  *
  * Returns 0, -ENOENT (no such option), -EINVAL (bad value), or -EDEADLK
  * (called from inside an update on the same thread).

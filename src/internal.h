@@ -130,6 +130,9 @@ enum sc_protocol {
 };
 SC_HIDDEN extern enum sc_protocol sc_protocol;
 SC_HIDDEN extern bool sc_sigtrap_check;
+SC_HIDDEN extern bool sc_perf_map;
+/* The default printer's level from a name (warn, info, debug, off). */
+SC_HIDDEN int sc_log_set_level(const char *name);
 SC_HIDDEN void sc_options_from_env(void);
 /* A decimal number at *s (advanced past it); -1 if there is none. */
 SC_HIDDEN long sc_parse_dec(const char **s);

@@ -299,8 +299,12 @@ static void test_options(void **state)
 	assert_int_equal(static_call_set_option(NULL, "auto"), -EINVAL);
 	assert_int_equal(static_call_set_option("write", NULL), -EINVAL);
 	assert_true(strlen(sc_test_last_log()) > 0);
+	assert_int_equal(static_call_set_option("log", "loud"), -EINVAL);
+	assert_int_equal(static_call_set_option("perf_map", "maybe"), -EINVAL);
 	assert_int_equal(static_call_set_option("write", "auto"), 0);
 	assert_int_equal(static_call_set_option("protocol", "auto"), 0);
+	assert_int_equal(static_call_set_option("log", "warn"), 0);
+	assert_int_equal(static_call_set_option("perf_map", "off"), 0);
 	static_call_set_print(NULL);
 }
 
