@@ -225,19 +225,13 @@ fail:
 
 bool sc_alias_active(void) { return nr > 0; }
 
-struct module_range {
-	uintptr_t anchor;
-	uintptr_t lo[16], hi[16];
-	int n;
-};
-
 static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	struct module_range *r = arg;
+	struct sc_module_ranges *r = arg;
 	int n = 0;
 
 	(void)size;
-	for (int i = 0; i < info->dlpi_phnum && n < 16; i++) {
+	for (int i = 0; i < info->dlpi_phnum && n < SC_MODULE_RANGES; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
 			continue;
@@ -254,18 +248,21 @@ static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Lock held, from the module's destructor (dlclose or exit). */
-void sc_alias_forget_module(const void *anchor)
+int sc_module_ranges(const void *anchor, struct sc_module_ranges *r)
 {
-	struct module_range r = {.anchor = (uintptr_t)anchor};
+	r->anchor = (uintptr_t)anchor;
+	r->n = 0;
+	return dl_iterate_phdr(find_module, r) ? 0 : -ENOENT;
+}
 
-	if (nr == 0 || !dl_iterate_phdr(find_module, &r))
-		return;
+/* Lock held, from a module's destructor (dlclose or exit). */
+void sc_alias_forget(const struct sc_module_ranges *r)
+{
 	for (size_t i = 0; i < nr;) {
 		bool mine = false;
-		for (int k = 0; k < r.n; k++)
-			mine |= table[i].page >= (r.lo[k] & ~(PAGE - 1)) &&
-				table[i].page < r.hi[k];
+		for (int k = 0; k < r->n; k++)
+			mine |= table[i].page >= (r->lo[k] & ~(PAGE - 1)) &&
+				table[i].page < r->hi[k];
 		if (!mine) {
 			i++;
 			continue;

@@ -114,8 +114,16 @@ SC_HIDDEN int sc_mem_prot(const void *addr, size_t len, int *prot);
  * all (still shared with a fork child); other errors mean "use int3". */
 SC_HIDDEN int sc_alias_get(void *addr, size_t len, uint8_t **rw);
 SC_HIDDEN void sc_alias_after_fork(void);
-/* Drop the views of every page of the module that holds @anchor. */
-SC_HIDDEN void sc_alias_forget_module(const void *anchor);
+/* The loaded segments of the module that holds @anchor; 0 or -ENOENT. */
+#define SC_MODULE_RANGES 16
+struct sc_module_ranges {
+	uintptr_t anchor;
+	uintptr_t lo[SC_MODULE_RANGES], hi[SC_MODULE_RANGES];
+	int n;
+};
+SC_HIDDEN int sc_module_ranges(const void *anchor, struct sc_module_ranges *r);
+/* Drop the views of every page in @r (a module being unloaded). */
+SC_HIDDEN void sc_alias_forget(const struct sc_module_ranges *r);
 /* The writable view of [addr, addr+len) if its page has one, else NULL.
  * Such a page is a shared mapping, which /proc/self/mem cannot write:
  * every write to it goes through the view. */
@@ -161,6 +169,8 @@ SC_HIDDEN bool sc_trap_in_handler(long tid);
  * tell a late trap on one of our sites from somebody else's int3. */
 SC_HIDDEN int sc_siteset_add(const void *addr);
 SC_HIDDEN bool sc_siteset_contains(const void *addr);
+/* Forget the sites in [lo, hi) (their module is being unloaded). */
+SC_HIDDEN void sc_siteset_forget(uintptr_t lo, uintptr_t hi);
 
 /* ------------------------------------------------------------------------
  * The protocol (poke.c)
