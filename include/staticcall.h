@@ -374,11 +374,12 @@ __sc_module_init(void)
 	if (start != stop)
 		__static_call_module_load(start, stop);
 }
+/* Any address inside the module tells the library which module it is. */
+__attribute__((weak, visibility("hidden"))) char __sc_module_anchor;
 __attribute__((weak, visibility("hidden"), destructor(101))) void
 __sc_module_exit(void)
 {
-	__static_call_module_unload(__start_sc_jump_table,
-				    (void *)&__sc_module_exit);
+	__static_call_module_unload(__start_sc_jump_table, &__sc_module_anchor);
 }
 
 /* ------------------------------------------------------------------------
@@ -399,6 +400,27 @@ enum static_call_trace_step {
 typedef void static_call_trace_fn_t(enum static_call_trace_step step,
 				    unsigned int nr_sites);
 DECLARE_STATIC_CALL(static_call_trace_hook, static_call_trace_fn_t);
+
+/*
+ * static_call_synchronize() - a grace period for the library's own part.
+ *
+ * Waits for every update in progress on other threads to finish, then
+ * makes every core serialise and waits until no SIGTRAP handler of ours is
+ * still running.  When it returns, for every update (of static calls and
+ * keys) that finished before: no thread can still ENTER an old target or
+ * take an old branch, whether it was stopped inside a trampoline, in a
+ * patch window, or with a trap pending.
+ *
+ * It does NOT wait for threads already executing INSIDE an old target: the
+ * library cannot see them.  Before dlclose() of the object that held an
+ * old target, first retarget away from it, call this, then make sure by
+ * your own means that no thread is still running its code (a reference
+ * count taken by the target, joining the worker threads, RCU).
+ *
+ * Returns 0, or -EDEADLK when called from inside an update on the same
+ * thread (the trace hook, or a signal handler that interrupted one).
+ */
+SC_API int static_call_synchronize(void);
 
 /* ------------------------------------------------------------------------
  * Statistics and diagnostics
@@ -443,6 +465,10 @@ SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
  *               thread's signal mask and refuse the update (-EAGAIN) if one
  *               blocks SIGTRAP (it would be killed if it ran into the int3);
  *               off: skip that check (it costs ~20 us per thread).
+ *   "perf_map"  on: list the trampolines of pages that got a writable view
+ *               (memfd mappings perf cannot symbolise) in /tmp/perf-<pid>.map
+ *               (default off; not async-signal-safe: uses dladdr()).
+ *   "log"       the default printer's level: warn, info, debug, off.
  *
  * Returns 0, -ENOENT (no such option), -EINVAL (bad value), or -EDEADLK
  * (called from inside an update on the same thread).

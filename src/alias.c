@@ -21,8 +21,10 @@
  * releases the patch lock.  Nobody writes to the old memfd after the fork.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -99,6 +101,38 @@ static int alias_map(int fd, off_t off, uintptr_t page, int prot, uint8_t **rw)
 	return 0;
 }
 
+/*
+ * A page with a writable view is a memfd mapping, which perf cannot
+ * symbolise through the program's files.  With the perf_map option, the
+ * trampolines of such a page (16-byte slots with the ud2 signature) are
+ * listed in /tmp/perf-<pid>.map, the file perf reads for code it cannot
+ * otherwise name.  dladdr() is not async-signal-safe, hence opt-in.
+ */
+static void perf_map_page(uintptr_t page)
+{
+	char path[64], line[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	for (uintptr_t a = page; a < page + PAGE; a += STATIC_CALL_TRAMP_SIZE) {
+		const uint8_t *b = (const uint8_t *)a;
+		Dl_info info;
+		int n;
+		if (b[6] != 0x0f || b[7] != 0x0b || !dladdr((void *)a, &info) ||
+		    !info.dli_sname || (uintptr_t)info.dli_saddr != a)
+			continue;
+		n = snprintf(line, sizeof(line), "%lx %x %s\n",
+			     (unsigned long)a, STATIC_CALL_TRAMP_SIZE,
+			     info.dli_sname);
+		if (n > 0 && write(fd, line, (size_t)n) < 0)
+			break;
+	}
+	close(fd);
+}
+
 uint8_t *sc_alias_lookup(const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, page = a & ~(PAGE - 1);
@@ -153,6 +187,8 @@ int sc_alias_get(void *addr, size_t len, uint8_t **rw)
 	nr++;
 	sc_debug("trampoline page %p now has a writable view at %p",
 		 (void *)page, (void *)al->rw);
+	if (sc_perf_map)
+		perf_map_page(page);
 	*rw = al->rw + (a - page);
 	return 0;
 }
@@ -189,19 +225,13 @@ fail:
 
 bool sc_alias_active(void) { return nr > 0; }
 
-struct module_range {
-	uintptr_t anchor;
-	uintptr_t lo[16], hi[16];
-	int n;
-};
-
 static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	struct module_range *r = arg;
+	struct sc_module_ranges *r = arg;
 	int n = 0;
 
 	(void)size;
-	for (int i = 0; i < info->dlpi_phnum && n < 16; i++) {
+	for (int i = 0; i < info->dlpi_phnum && n < SC_MODULE_RANGES; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
 			continue;
@@ -218,18 +248,21 @@ static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Lock held, from the module's destructor (dlclose or exit). */
-void sc_alias_forget_module(const void *anchor)
+int sc_module_ranges(const void *anchor, struct sc_module_ranges *r)
 {
-	struct module_range r = {.anchor = (uintptr_t)anchor};
+	r->anchor = (uintptr_t)anchor;
+	r->n = 0;
+	return dl_iterate_phdr(find_module, r) ? 0 : -ENOENT;
+}
 
-	if (nr == 0 || !dl_iterate_phdr(find_module, &r))
-		return;
+/* Lock held, from a module's destructor (dlclose or exit). */
+void sc_alias_forget(const struct sc_module_ranges *r)
+{
 	for (size_t i = 0; i < nr;) {
 		bool mine = false;
-		for (int k = 0; k < r.n; k++)
-			mine |= table[i].page >= (r.lo[k] & ~(PAGE - 1)) &&
-				table[i].page < r.hi[k];
+		for (int k = 0; k < r->n; k++)
+			mine |= table[i].page >= (r->lo[k] & ~(PAGE - 1)) &&
+				table[i].page < r->hi[k];
 		if (!mine) {
 			i++;
 			continue;

@@ -192,6 +192,20 @@ out:
 	return err;
 }
 
+int static_call_synchronize(void)
+{
+	int err = sc_lock(); /* waits for updates in progress */
+
+	if (err)
+		return err;
+	err = sc_runtime_prepare();
+	if (!err)
+		err = sc_sync_cores();
+	sc_trap_quiesce();
+	sc_unlock();
+	return err;
+}
+
 /* ------------------------------------------------------------------------ */
 
 int static_call_batch_init(struct static_call_batch *b,

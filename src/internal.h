@@ -114,8 +114,16 @@ SC_HIDDEN int sc_mem_prot(const void *addr, size_t len, int *prot);
  * all (still shared with a fork child); other errors mean "use int3". */
 SC_HIDDEN int sc_alias_get(void *addr, size_t len, uint8_t **rw);
 SC_HIDDEN void sc_alias_after_fork(void);
-/* Drop the views of every page of the module that holds @anchor. */
-SC_HIDDEN void sc_alias_forget_module(const void *anchor);
+/* The loaded segments of the module that holds @anchor; 0 or -ENOENT. */
+#define SC_MODULE_RANGES 16
+struct sc_module_ranges {
+	uintptr_t anchor;
+	uintptr_t lo[SC_MODULE_RANGES], hi[SC_MODULE_RANGES];
+	int n;
+};
+SC_HIDDEN int sc_module_ranges(const void *anchor, struct sc_module_ranges *r);
+/* Drop the views of every page in @r (a module being unloaded). */
+SC_HIDDEN void sc_alias_forget(const struct sc_module_ranges *r);
 /* The writable view of [addr, addr+len) if its page has one, else NULL.
  * Such a page is a shared mapping, which /proc/self/mem cannot write:
  * every write to it goes through the view. */
@@ -130,6 +138,9 @@ enum sc_protocol {
 };
 SC_HIDDEN extern enum sc_protocol sc_protocol;
 SC_HIDDEN extern bool sc_sigtrap_check;
+SC_HIDDEN extern bool sc_perf_map;
+/* The default printer's level from a name (warn, info, debug, off). */
+SC_HIDDEN int sc_log_set_level(const char *name);
 SC_HIDDEN void sc_options_from_env(void);
 /* A decimal number at *s (advanced past it); -1 if there is none. */
 SC_HIDDEN long sc_parse_dec(const char **s);
@@ -147,6 +158,8 @@ SC_HIDDEN int sc_trap_install(void);
 SC_HIDDEN void sc_trap_publish(struct sc_poke *pokes, size_t n);
 /* Hide the batch and wait until no handler still reads it. */
 SC_HIDDEN void sc_trap_unpublish(void);
+/* Wait until no SIGTRAP handler of ours is emulating anything. */
+SC_HIDDEN void sc_trap_quiesce(void);
 /* In a fork child: forget the parent's other threads' handler state. */
 SC_HIDDEN void sc_trap_after_fork(void);
 /* Is thread @tid running our SIGTRAP handler right now? */
@@ -156,6 +169,8 @@ SC_HIDDEN bool sc_trap_in_handler(long tid);
  * tell a late trap on one of our sites from somebody else's int3. */
 SC_HIDDEN int sc_siteset_add(const void *addr);
 SC_HIDDEN bool sc_siteset_contains(const void *addr);
+/* Forget the sites in [lo, hi) (their module is being unloaded). */
+SC_HIDDEN void sc_siteset_forget(uintptr_t lo, uintptr_t hi);
 
 /* ------------------------------------------------------------------------
  * The protocol (poke.c)

@@ -397,6 +397,13 @@ void __static_call_module_unload(struct static_key_entry *start, void *anchor)
 			break;
 		}
 	}
-	sc_alias_forget_module(anchor);
+	{
+		struct sc_module_ranges r;
+		if (sc_module_ranges(anchor, &r) == 0) {
+			sc_alias_forget(&r);
+			for (int k = 0; k < r.n; k++)
+				sc_siteset_forget(r.lo[k], r.hi[k]);
+		}
+	}
 	sc_unlock();
 }

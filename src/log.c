@@ -17,21 +17,40 @@ static void default_print(enum static_call_print_level level, const char *msg);
 static _Atomic(static_call_print_fn_t) print_fn = default_print;
 static _Atomic int env_level = -1; /* from STATICCALL_LOG, read once */
 
+static int level_of(const char *e)
+{
+	if (!strcmp(e, "warn") || !strcmp(e, "0"))
+		return STATIC_CALL_WARN;
+	if (!strcmp(e, "info") || !strcmp(e, "1"))
+		return STATIC_CALL_INFO;
+	if (!strcmp(e, "debug") || !strcmp(e, "2"))
+		return STATIC_CALL_DEBUG;
+	if (!strcmp(e, "off") || !strcmp(e, "none"))
+		return -2;
+	return -3; /* unknown */
+}
+
+int sc_log_set_level(const char *name)
+{
+	int l = level_of(name);
+
+	if (l == -3)
+		return -EINVAL;
+	atomic_store_explicit(&env_level, l, memory_order_relaxed);
+	return 0;
+}
+
 static int default_level(void)
 {
 	int l = atomic_load_explicit(&env_level, memory_order_relaxed);
 	const char *e;
 
-	if (l >= 0)
+	if (l != -1)
 		return l;
 	e = sc_getenv("STATICCALL_LOG");
-	l = STATIC_CALL_WARN;
-	if (e && (!strcmp(e, "info") || !strcmp(e, "1")))
-		l = STATIC_CALL_INFO;
-	else if (e && (!strcmp(e, "debug") || !strcmp(e, "2")))
-		l = STATIC_CALL_DEBUG;
-	else if (e && (!strcmp(e, "off") || !strcmp(e, "none")))
-		l = -2;
+	l = e ? level_of(e) : STATIC_CALL_WARN;
+	if (l == -3)
+		l = STATIC_CALL_WARN;
 	atomic_store_explicit(&env_level, l, memory_order_relaxed);
 	return l;
 }

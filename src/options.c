@@ -13,6 +13,7 @@
 
 enum sc_protocol sc_protocol = SC_PROTO_AUTO; /* under the patch lock */
 bool sc_sigtrap_check = true;		      /* under the patch lock */
+bool sc_perf_map;			      /* under the patch lock */
 
 static int set_write(const char *v)
 {
@@ -54,6 +55,10 @@ static int set_sigtrap_check(const char *v)
 	return set_bool(&sc_sigtrap_check, v);
 }
 
+static int set_perf_map(const char *v) { return set_bool(&sc_perf_map, v); }
+
+static int set_log(const char *v) { return sc_log_set_level(v); }
+
 static const struct option {
 	const char *name;
 	const char *env;
@@ -64,6 +69,8 @@ static const struct option {
 	{"protocol", "STATICCALL_PROTOCOL", set_protocol, "auto, int3"},
 	{"sigtrap_check", "STATICCALL_SIGTRAP_CHECK", set_sigtrap_check,
 	 "on, off"},
+	{"perf_map", "STATICCALL_PERF_MAP", set_perf_map, "on, off"},
+	{"log", "STATICCALL_LOG", set_log, "warn, info, debug, off"},
 };
 
 static bool env_done; /* under the patch lock */

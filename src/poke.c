@@ -13,7 +13,9 @@
  *      holds the old tail when byte 0 is released.
  *   3. Write the new first byte of every site.  SYNC.  A core may still run
  *      the stale int3 until it serialises; such a late trap finds the site
- *      no longer in a batch, its byte no longer int3, and re-runs the site.
+ *      in no published batch and re-runs it (trap.c), whatever its first
+ *      byte is by then.  The protocol model (docs/model.md) confirms that
+ *      this last sync is not needed for correctness, and that 1 and 2 are.
  *   4. Unpublish; wait until no handler still reads the batch.
  *
  * Three syncs per batch, however many sites.  Single-byte writes of int3 are
@@ -157,8 +159,9 @@ static void pin(struct sc_poke *p, size_t n)
 		"traps stay emulated for good",
 		n);
 	if (pn == MAP_FAILED) {
-		sc_warn("cannot pin the batch: leaving it published");
-		return; /* the caller then never unpublishes */
+		/* nothing left to answer these traps: they will be fatal */
+		sc_warn("cannot pin the batch (out of memory)");
+		return;
 	}
 	pn->n = n;
 	memcpy(pn->pokes, p, n * sizeof(*p));
@@ -177,29 +180,34 @@ SC_SIGNAL_CODE const struct sc_poke *sc_poke_find_pinned(uintptr_t site)
 
 /*
  * Put every site back to its old bytes after a failure in step @failed_step.
- * Returns false if that was impossible and the batch had to be pinned.
+ * If that is impossible, the batch is pinned.
  */
-static bool roll_back(struct sc_poke *p, size_t n, int failed_step, size_t done)
+static void roll_back(struct sc_poke *p, size_t n, int failed_step, size_t done)
 {
 	size_t k;
 	bool any;
 
-	/* a trap byte was written to sites [0, done) of step 1 only */
-	/* Undo tails first (sites still trap at byte 0), then heads. */
+	/* Undo tails first (sites still trap at byte 0), then heads.  A head
+	 * may only be released after a successful sync: a core could
+	 * otherwise combine it with a stale tail (the model's NO_SYNC2, in
+	 * reverse).  If a sync fails, the batch is pinned instead. */
 	if (failed_step >= 2) {
-		size_t upto = failed_step == 2 ? done + 1 : n;
+		/* step 2 failed at site `done` (or at its sync: done == n) */
+		size_t upto = failed_step == 2 && done < n ? done + 1 : n;
 		if (write_tails(p, upto, false, &k, &any))
 			goto stuck;
-		if (any)
-			sc_sync_cores(); /* best effort: late traps rewind */
+		if (any && sc_sync_cores())
+			goto stuck;
 	}
+	/* in step 1 a trap byte was written to sites [0, done) only */
 	if (write_heads(p, failed_step == 1 ? done : n, false, &k))
 		goto stuck;
+	/* after this sync, no core runs the old int3 except as a late trap,
+	 * which rewinds: a failure here is harmless */
 	sc_sync_cores();
-	return true;
+	return;
 stuck:
 	pin(p, n);
-	return false;
 }
 
 static void store_atomic(struct sc_poke *p, size_t n)
@@ -305,13 +313,20 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 
 fail:
 	if (step == 3) {
-		/* sites [0, done) are complete: undo them as well */
+		/* sites [0, done) are complete: trap them again before their
+		 * tails go back; without a sync for that, pin */
 		for (size_t i = 0; i < done; i++)
 			if (via_int3(&p[i]))
 				sc_text_write(p[i].addr, &trap_byte, 1);
-		sc_sync_cores();
+		if (sc_sync_cores()) {
+			pin(p, n);
+			sc_trap_unpublish(); /* the pinned copy answers now */
+			return err;
+		}
 	}
-	if (roll_back(p, n, step, done))
-		sc_trap_unpublish();
+	/* restored, or pinned (the pinned copy answers the traps): either
+	 * way the batch itself, which the caller reuses, goes */
+	roll_back(p, n, step, done);
+	sc_trap_unpublish();
 	return err;
 }

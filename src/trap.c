@@ -100,7 +100,7 @@ static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
 {
 	uintptr_t site;
 
-	if (si->si_code != SC_ARCH_TRAP_SICODE)
+	if (!sc_arch_is_trap(si))
 		return false;
 	site = sc_arch_trap_site(uc);
 	if (emulate(site, uc)) {
@@ -169,11 +169,16 @@ void sc_trap_publish(struct sc_poke *pokes, size_t n)
 	atomic_store(&active, &desc);
 }
 
+void sc_trap_quiesce(void)
+{
+	while (atomic_load(&readers) != 0)
+		sched_yield();
+}
+
 void sc_trap_unpublish(void)
 {
 	atomic_store(&active, NULL);
-	while (atomic_load(&readers) != 0)
-		sched_yield();
+	sc_trap_quiesce();
 }
 
 /* ------------------------------------------------------------------------
@@ -190,6 +195,10 @@ struct siteset {
 };
 
 static _Atomic(struct siteset *) siteset;
+
+/* A forgotten address (its module was unloaded): probing goes on past it,
+ * inserts do not reuse it (a rehash on growth drops it). */
+#define TOMB ((uintptr_t)1)
 
 static size_t slot_of(uintptr_t a, size_t cap)
 {
@@ -236,7 +245,7 @@ int sc_siteset_add(const void *addr)
 			return -ENOMEM;
 		for (size_t i = 0; s && i < s->cap; i++) {
 			uintptr_t v = atomic_load(&s->slot[i]);
-			if (v)
+			if (v && v != TOMB)
 				siteset_put(n, v);
 		}
 		atomic_store(&siteset, n);
@@ -246,12 +255,25 @@ int sc_siteset_add(const void *addr)
 	return 0;
 }
 
+/* Under the patch lock, before a module's code goes (dlclose): a foreign
+ * int3 later mapped at a former site must not be taken for a late trap. */
+void sc_siteset_forget(uintptr_t lo, uintptr_t hi)
+{
+	struct siteset *s = atomic_load(&siteset);
+
+	for (size_t i = 0; s && i < s->cap; i++) {
+		uintptr_t v = atomic_load(&s->slot[i]);
+		if (v >= lo && v < hi && v != TOMB)
+			atomic_store(&s->slot[i], TOMB);
+	}
+}
+
 SC_SIGNAL_CODE bool sc_siteset_contains(const void *addr)
 {
 	struct siteset *s = atomic_load(&siteset);
 	uintptr_t a = (uintptr_t)addr;
 
-	if (!s || !a)
+	if (!s || !a || a == TOMB)
 		return false;
 	for (size_t i = slot_of(a, s->cap);; i = (i + 1) & (s->cap - 1)) {
 		uintptr_t v = atomic_load(&s->slot[i]);

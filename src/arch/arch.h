@@ -5,7 +5,8 @@
  * nothing about instruction encodings.
  *
  *   SC_ARCH_TRAP_BYTE        the 1-byte breakpoint written first
- *   SC_ARCH_TRAP_SICODE      si_code of a SIGTRAP raised by that breakpoint
+ *   sc_arch_is_trap(si)      is this SIGTRAP's si_code that of the breakpoint
+ *                            (as the kernel or valgrind report it)?
  *
  *   sc_arch_tramp_decode()   check 16 trampoline bytes; 0 and the current
  *                            target (NULL, ret0 or an address), or -ENOEXEC

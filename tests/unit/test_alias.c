@@ -149,6 +149,27 @@ static void test_fork_isolation(void **state)
 	}
 }
 
+/* Run with STATICCALL_PERF_MAP=on: the aliased page's trampolines are
+ * listed for perf (this executable exports its symbols, so dladdr() can
+ * name them). */
+static void test_perf_map(void **state)
+{
+	char path[64], buf[4096];
+	FILE *f;
+	size_t n;
+	(void)state;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, " 10 __SCT__al_op\n"));
+	assert_non_null(strstr(buf, " 10 __SCT__al_other\n"));
+	unlink(path);
+}
+
 /* Many forks in a row, each child updating at once. */
 static void test_fork_loop(void **state)
 {
@@ -175,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_mapping),
 		cmocka_unit_test(test_page_holds_only_trampolines),
 		cmocka_unit_test(test_symbol_names),
+		cmocka_unit_test(test_perf_map),
 		cmocka_unit_test(test_fork_isolation),
 		cmocka_unit_test(test_fork_loop),
 	};

@@ -299,9 +299,38 @@ static void test_options(void **state)
 	assert_int_equal(static_call_set_option(NULL, "auto"), -EINVAL);
 	assert_int_equal(static_call_set_option("write", NULL), -EINVAL);
 	assert_true(strlen(sc_test_last_log()) > 0);
+	assert_int_equal(static_call_set_option("log", "loud"), -EINVAL);
+	assert_int_equal(static_call_set_option("perf_map", "maybe"), -EINVAL);
 	assert_int_equal(static_call_set_option("write", "auto"), 0);
 	assert_int_equal(static_call_set_option("protocol", "auto"), 0);
+	assert_int_equal(static_call_set_option("log", "warn"), 0);
+	assert_int_equal(static_call_set_option("perf_map", "off"), 0);
 	static_call_set_print(NULL);
+}
+
+static int sync_from_hook = 1;
+static void hook_sync(enum static_call_trace_step step, unsigned int n)
+{
+	(void)n;
+	if (step == STATIC_CALL_TRACE_BEGIN)
+		sync_from_hook = static_call_synchronize();
+}
+
+static void test_synchronize(void **state)
+{
+	(void)state;
+	assert_int_equal(static_call_update(sc_op, add2), 0);
+	assert_int_equal(static_call_synchronize(), 0);
+	assert_int_equal(static_call(sc_op)(1), 3);
+	/* from inside an update (the trace hook): refused, not a deadlock */
+	sc_test_capture_log();
+	assert_int_equal(static_call_update(static_call_trace_hook, hook_sync),
+			 0);
+	assert_int_equal(static_call_update(sc_op, add1), 0);
+	assert_int_equal(sync_from_hook, -EDEADLK);
+	assert_int_equal(static_call_update(static_call_trace_hook, NULL), 0);
+	static_call_set_print(NULL);
+	assert_int_equal(static_call_synchronize(), 0);
 }
 
 static void test_stats_size(void **state)
@@ -330,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_no_wx),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_synchronize),
 		cmocka_unit_test(test_stats_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

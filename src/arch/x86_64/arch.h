@@ -7,8 +7,14 @@
 struct sc_poke;
 
 #define SC_ARCH_TRAP_BYTE 0xcc
-/* The kernel reports a user-mode int3 with si_code SI_KERNEL. */
-#define SC_ARCH_TRAP_SICODE 0x80
+/* The kernel reports a user-mode int3 with si_code SI_KERNEL (0x80);
+ * valgrind reports a guest int3 with TRAP_BRKPT (1).  Either way the site
+ * must still be one of ours (in a batch or the site set) to be taken. */
+#define SC_ARCH_TRAP_SICODE_KERNEL 0x80
+#define SC_ARCH_TRAP_SICODE_VALGRIND 1
+#define sc_arch_is_trap(si)                                                    \
+	((si)->si_code == SC_ARCH_TRAP_SICODE_KERNEL ||                        \
+	 (si)->si_code == SC_ARCH_TRAP_SICODE_VALGRIND)
 
 SC_HIDDEN int sc_arch_tramp_decode(const uint8_t *bytes, uintptr_t tramp,
 				   void **target);
