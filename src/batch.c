@@ -85,18 +85,6 @@ static size_t dedupe(struct sc_poke *r, size_t n)
 	return m;
 }
 
-/* Insertion sort by req_less: requests are few, and this is AS-safe. */
-static void sort_reqs(struct sc_poke *r, size_t n)
-{
-	for (size_t i = 1; i < n; i++) {
-		struct sc_poke t = r[i];
-		size_t j = i;
-		for (; j > 0 && req_less(&t, &r[j - 1]); j--)
-			r[j] = r[j - 1];
-		r[j] = t;
-	}
-}
-
 static int verify(const struct sc_poke *p)
 {
 	char want[3 * SC_POKE_MAX], have[3 * SC_POKE_MAX];
@@ -161,7 +149,7 @@ int sc_commit(struct sc_poke *reqs, size_t n)
 	err = sc_runtime_prepare();
 	if (err)
 		goto unlock;
-	sort_reqs(reqs, n);
+	sc_poke_sort_by(reqs, n, req_less);
 	n = dedupe(reqs, n);
 	err = expand(reqs, n);
 	if (err)

@@ -175,8 +175,12 @@ SC_HIDDEN void sc_siteset_forget(uintptr_t lo, uintptr_t hi);
 /* ------------------------------------------------------------------------
  * The protocol (poke.c)
  * ------------------------------------------------------------------------ */
-/* Sort @pokes by address (in place, no allocation). */
+/* Sort @pokes by address, then seq (in place, no allocation). */
 SC_HIDDEN void sc_poke_sort(struct sc_poke *pokes, size_t n);
+/* The same heap sort with another order. */
+SC_HIDDEN void sc_poke_sort_by(struct sc_poke *pokes, size_t n,
+			       bool (*less)(const struct sc_poke *,
+					    const struct sc_poke *));
 /* Run the int3 protocol over @pokes: lock held, sorted, verified, distinct
  * addresses; entries marked skip are left alone.  0, or -errno with every
  * site restored. */
