@@ -7,6 +7,9 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -40,6 +43,25 @@ void bench_seq_init(unsigned int ntargets);
 
 /* Flags for the `if (flag)` rows. */
 extern int bench_flag0, bench_flag1;
+
+/* The common command line: [--reps R] [--csv].  0, or 2 (usage printed). */
+static inline int bench_args(int argc, char **argv, const char *prog,
+			     long *reps, int *csv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+			*reps = atol(argv[++i]);
+		else if (strcmp(argv[i], "--csv") == 0)
+			*csv = 1;
+		else {
+			fprintf(stderr, "usage: %s [--reps R] [--csv]\n", prog);
+			return 2;
+		}
+	}
+	if (*reps < 1)
+		*reps = 1;
+	return 0;
+}
 
 static inline double bench_now_ns(void)
 {

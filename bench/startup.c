@@ -114,18 +114,8 @@ int main(int argc, char **argv)
 	const char *paths[2] = {BENCH_SITES_SO, BENCH_SITES_PLAIN_SO};
 	const char *names[2] = {"static_keys", "plain_flags"};
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-			reps = atol(argv[++i]);
-		else if (strcmp(argv[i], "--csv") == 0)
-			csv = 1;
-		else {
-			fprintf(stderr, "usage: startup [--reps R] [--csv]\n");
-			return 2;
-		}
-	}
-	if (reps < 1)
-		reps = 1;
+	if (bench_args(argc, argv, "startup", &reps, &csv))
+		return 2;
 	double *v[2][4];
 	for (int k = 0; k < 2; k++)
 		for (int j = 0; j < 4; j++)

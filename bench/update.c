@@ -441,18 +441,8 @@ int main(int argc, char **argv)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-			reps = atol(argv[++i]);
-		else if (strcmp(argv[i], "--csv") == 0)
-			csv = 1;
-		else {
-			fprintf(stderr, "usage: update [--reps R] [--csv]\n");
-			return 2;
-		}
-	}
-	if (reps < 1)
-		reps = 1;
+	if (bench_args(argc, argv, "update", &reps, &csv))
+		return 2;
 	if (ncpu < 1)
 		ncpu = 1;
 	if (ncpu > 63)
