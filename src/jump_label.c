@@ -248,15 +248,14 @@ static int add_site_pokes(struct jmod *m, struct static_key *key, int from,
 		p = sc_pokes_add(out);
 		if (!p)
 			return -ENOMEM;
-		if (add_word_poke(e, was, will, p))
-			goto next;
-		p->addr = entry_code(e);
-		p->len = 5;
-		site_bytes(e, was, p->old);
-		site_bytes(e, will, p->new);
-		p->emu = will ? SC_EMU_JMP : SC_EMU_NOP;
-		p->target = entry_target(e);
-	next:
+		if (!add_word_poke(e, was, will, p)) {
+			p->addr = entry_code(e);
+			p->len = 5;
+			site_bytes(e, was, p->old);
+			site_bytes(e, will, p->new);
+			p->emu = will ? SC_EMU_JMP : SC_EMU_NOP;
+			p->target = entry_target(e);
+		}
 		p->owner = key;
 	}
 	return 0;

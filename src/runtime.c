@@ -81,15 +81,21 @@ static void atfork_parent(void)
 		sc_unlock();
 }
 
+/* A new process: drop what belonged to the parent's threads and mm. */
+static void forget_parent(void)
+{
+	sc_trap_after_fork();
+	sc_alias_after_fork();
+	sc_text_after_fork();
+	sc_sync_after_fork();
+}
+
 static void atfork_child(void)
 {
 	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
 	runtime_ready = false;
-	sc_trap_after_fork();
-	sc_alias_after_fork();
-	sc_text_after_fork();
-	sc_sync_after_fork();
+	forget_parent();
 }
 
 static int register_atfork(void)
@@ -128,16 +134,11 @@ int sc_runtime_prepare(void)
 		return sc_trap_install(); /* someone may have replaced it */
 	if (runtime_ready) {
 		/* forked without atfork handlers (raw clone/syscall) */
-		sc_trap_after_fork();
-		sc_alias_after_fork();
-		sc_text_after_fork();
-		sc_sync_after_fork();
+		forget_parent();
 	}
-	if (!atomic_load(&atfork_done)) {
-		err = register_atfork();
-		if (err)
-			return err;
-	}
+	err = register_atfork(); /* a no-op once the constructor did it */
+	if (err)
+		return err;
 	sc_options_from_env();
 	err = sc_trap_install();
 	if (err)

@@ -108,16 +108,10 @@ static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
 	sc_sig_chain(sig, si, uc, sc_sig_prev(&segv_slot));
 }
 
-static inline long raw_mprotect(uintptr_t a, size_t len, int prot)
+static inline __attribute__((always_inline)) long
+raw_mprotect(uintptr_t a, size_t len, int prot)
 {
-	long ret;
-
-	__asm__ __volatile__("syscall"
-			     : "=a"(ret)
-			     : "0"((long)SYS_mprotect), "D"(a), "S"(len),
-			       "d"((long)prot)
-			     : "rcx", "r11", "memory");
-	return ret;
+	return sc_arch_syscall3(SYS_mprotect, (long)a, (long)len, prot);
 }
 
 /*

@@ -18,6 +18,7 @@
  *   sc_arch_emulate()        make the context behave as the poke's new
  *                            instruction would (async-signal-safe)
  *   sc_arch_serialize()      a core-serialising instruction on this thread
+ *   sc_arch_syscall3()       a raw system call, inline (no libc, no call)
  */
 #ifndef SC_ARCH_H
 #define SC_ARCH_H

@@ -25,6 +25,21 @@ SC_HIDDEN uintptr_t sc_arch_pc(const void *ucontext);
 SC_HIDDEN void sc_arch_trap_rewind(void *ucontext, uintptr_t site);
 SC_HIDDEN void sc_arch_emulate(void *ucontext, const struct sc_poke *p);
 
+/* A system call without libc (and without any call instruction): used
+ * where the code around it must not run anything else, e.g. while the page
+ * it may share with libc is not executable. */
+static inline __attribute__((always_inline)) long
+sc_arch_syscall3(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ __volatile__("syscall"
+			     : "=a"(ret)
+			     : "0"(nr), "D"(a), "S"(b), "d"(c)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
 static inline void sc_arch_serialize(void)
 {
 	/* cpuid is serialising on every x86-64 CPU (and costs a VM exit
