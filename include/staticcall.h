@@ -230,6 +230,58 @@ SC_API int static_call_batch_commit(struct static_call_batch *batch);
 SC_API void static_call_batch_reset(struct static_call_batch *batch);
 
 /* ------------------------------------------------------------------------
+ * Inline call sites (opt-in, docs/inline.md)
+ *
+ * A module (executable or shared object) linked with
+ *
+ *     -Wl,--emit-relocs -Wl,-z,now      (CMake: staticcall_inline(<target>))
+ *
+ * keeps the relocations of its code in its file.  When it is loaded, the
+ * library reads them, finds every `call`/`jmp` to a trampoline, checks each
+ * one (the bytes really are that instruction, it reaches that trampoline,
+ * it lies in an executable segment of the module) and rewrites it into a
+ * direct call to the current target.  From then on static_call_update()
+ * rewrites those sites together with the trampoline, in the same batch:
+ *
+ *   target in rel32 reach   call/jmp target            (inline)
+ *   target out of reach     call/jmp trampoline        (as compiled)
+ *   NULL                    5-byte nop / ret           (call / tail site)
+ *   RET0                    xor %eax,%eax (5 bytes)    (call site)
+ *
+ * Sites use the int3 protocol (they are not placed for atomic stores), so an
+ * update that changes one is subject to the SIGTRAP check (-EAGAIN).  Code
+ * built without the flags keeps calling through the trampoline.
+ * ------------------------------------------------------------------------ */
+enum static_call_site_state {
+	STATIC_CALL_SITE_TRAMPOLINE = 0, /* call/jmp to the trampoline (or to
+					  * its PLT entry), as compiled */
+	STATIC_CALL_SITE_INLINE = 1,	 /* call/jmp straight to the target */
+	STATIC_CALL_SITE_NOP = 2,	 /* NULL target at a call site */
+	STATIC_CALL_SITE_RET = 3,	 /* NULL target at a tail site */
+	STATIC_CALL_SITE_RET0 = 4,	 /* RET0 at a call site: eax = 0 */
+	STATIC_CALL_SITE_CHANGED = 5,	 /* not what the library wrote: it
+					  * refuses to patch the static call */
+};
+
+struct static_call_site {
+	void *addr;	     /* the site's instruction */
+	void *target;	     /* where it goes directly (NULL: nowhere) */
+	unsigned char tail;  /* 1: a tail call (jmp), 0: a call */
+	unsigned char state; /* enum static_call_site_state */
+};
+
+/*
+ * static_call_sites(name, buf, max) - the inline sites of a static call in
+ * every loaded module: fills up to @max entries of @buf (sorted by address)
+ * and returns how many there are (which may exceed @max), or -EDEADLK from
+ * inside an update on this thread.
+ */
+#define static_call_sites(name, buf, max)                                      \
+	__static_call_sites(&STATIC_CALL_KEY(name), (buf), (max))
+SC_API int __static_call_sites(struct static_call_key *key,
+			       struct static_call_site *buf, size_t max);
+
+/* ------------------------------------------------------------------------
  * Static keys (jump labels)
  *
  *   DEFINE_STATIC_KEY_FALSE(tracing);
@@ -356,26 +408,27 @@ SC_API int __static_key_batch_set(struct static_call_batch *batch,
  * module's sc_jump_table (its static branch sites) is registered; at unload
  * the library forgets everything it knew about the module's code (its branch
  * sites, the writable views of its trampoline pages), before the code goes.
+ * A module linked for inline call sites has them found and patched at load.
  */
 SC_API int __static_call_module_load(struct static_key_entry *start,
 				     struct static_key_entry *stop);
+SC_API int __static_call_module_init(struct static_key_entry *start,
+				     struct static_key_entry *stop,
+				     void *anchor);
 SC_API void __static_call_module_unload(struct static_key_entry *start,
 					void *anchor);
 extern struct static_key_entry __start_sc_jump_table[]
 	__attribute__((weak, visibility("hidden")));
 extern struct static_key_entry __stop_sc_jump_table[]
 	__attribute__((weak, visibility("hidden")));
+/* Any address inside the module tells the library which module it is. */
+__attribute__((weak, visibility("hidden"))) char __sc_module_anchor;
 __attribute__((weak, visibility("hidden"), constructor(101))) void
 __sc_module_init(void)
 {
-	struct static_key_entry *start = __start_sc_jump_table;
-	struct static_key_entry *stop = __stop_sc_jump_table;
-
-	if (start != stop)
-		__static_call_module_load(start, stop);
+	__static_call_module_init(__start_sc_jump_table, __stop_sc_jump_table,
+				  &__sc_module_anchor);
 }
-/* Any address inside the module tells the library which module it is. */
-__attribute__((weak, visibility("hidden"))) char __sc_module_anchor;
 __attribute__((weak, visibility("hidden"), destructor(101))) void
 __sc_module_exit(void)
 {
@@ -438,8 +491,10 @@ SC_API int static_call_synchronize(void);
 	X(writes_mprotect) /* writes through the mprotect fallback */          \
 	X(writes_view)	   /* writes through a writable view of the page */    \
 	X(segv_waits)	   /* threads that waited out an mprotect window */    \
-	X(int3_refused) /* int3 patches refused: a thread blocked SIGTRAP */   \
-	X(errors)	/* updates and commits that failed */
+	X(int3_refused)	  /* int3 patches refused: a thread blocked SIGTRAP */ \
+	X(errors)	  /* updates and commits that failed */                \
+	X(sites_found)	  /* inline call sites registered at module load */    \
+	X(sites_rejected) /* site table entries that failed their checks */
 
 struct static_call_stats {
 #define __SC_STAT_FIELD(n) unsigned long long n;
@@ -469,6 +524,10 @@ SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
  *               (memfd mappings perf cannot symbolise) in /tmp/perf-<pid>.map
  *               (default off; not async-signal-safe: uses dladdr()).
  *   "log"       the default printer's level: warn, info, debug, off.
+ *   "inline"    on (default): modules linked for inline call sites have
+ *               them patched at load; off: such modules are left calling
+ *               through their trampolines (takes effect for modules loaded
+ *               afterwards; set STATICCALL_INLINE=off for the program).
  *
  * Returns 0, -ENOENT (no such option), -EINVAL (bad value), or -EDEADLK
  * (called from inside an update on the same thread).

@@ -63,8 +63,10 @@ struct sc_poke *sc_pokes_add(struct sc_pokes *ps)
 static struct sc_pokes work; /* under the patch lock */
 
 /* Order requests by owner, then by seq; pokes by address. */
-static bool req_less(const struct sc_poke *a, const struct sc_poke *b)
+static bool req_less(const void *x, const void *y)
 {
+	const struct sc_poke *a = x, *b = y;
+
 	if (a->owner != b->owner)
 		return (uintptr_t)a->owner < (uintptr_t)b->owner;
 	return a->seq < b->seq;
@@ -114,6 +116,9 @@ static int expand(struct sc_poke *reqs, size_t n)
 					return -ENOMEM;
 				*p = *r;
 			}
+			if (!err)
+				err = sc_sites_prepare(r->owner, r->value,
+						       &work);
 		} else if (r->kind == SC_REQ_KEY) {
 			err = sc_key_prepare(r, &work);
 		} else {
@@ -139,6 +144,8 @@ int sc_commit_one(enum sc_req kind, void *owner, void *value, uintptr_t mode)
 
 int sc_commit(struct sc_poke *reqs, size_t n)
 {
+	static const struct sc_sort_ops by_owner = {sizeof(*reqs), req_less,
+						    NULL};
 	int err = sc_lock();
 
 	if (err) {
@@ -149,20 +156,11 @@ int sc_commit(struct sc_poke *reqs, size_t n)
 	err = sc_runtime_prepare();
 	if (err)
 		goto unlock;
-	sc_poke_sort_by(reqs, n, req_less);
+	sc_sort(reqs, n, &by_owner);
 	n = dedupe(reqs, n);
 	err = expand(reqs, n);
-	if (err)
-		goto unlock;
-	sc_poke_sort(work.v, work.n);
-	for (size_t i = 0; !err && i < work.n; i++) {
-		if (i > 0 && work.v[i].addr == work.v[i - 1].addr)
-			err = -EINVAL; /* two requests for one site: a bug */
-		else
-			err = verify(&work.v[i]);
-	}
 	if (!err)
-		err = sc_poke_batch(work.v, work.n);
+		err = sc_work_patch();
 	if (err)
 		goto unlock;
 	for (size_t i = 0; i < n; i++) {
@@ -177,6 +175,33 @@ unlock:
 out:
 	if (err)
 		sc_stat_add(errors, 1);
+	return err;
+}
+
+struct sc_pokes *sc_work(void) { return &work; }
+
+/*
+ * Lock held: patch every poke of the work array as one batch.  All or
+ * nothing: each site's live bytes are compared with what the library last
+ * wrote there before the first write.  Inline call sites record their new
+ * state afterwards (static calls and keys do it from their requests).
+ */
+int sc_work_patch(void)
+{
+	int err = 0;
+
+	sc_poke_sort(work.v, work.n);
+	for (size_t i = 0; !err && i < work.n; i++) {
+		if (i > 0 && work.v[i].addr == work.v[i - 1].addr)
+			err = -EINVAL; /* two requests for one site: a bug */
+		else
+			err = verify(&work.v[i]);
+	}
+	if (!err)
+		err = sc_poke_batch(work.v, work.n);
+	for (size_t i = 0; !err && i < work.n; i++)
+		if (work.v[i].kind == SC_REQ_SITE && !work.v[i].skip)
+			sc_site_done(&work.v[i]);
 	return err;
 }
 

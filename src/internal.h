@@ -35,6 +35,7 @@ enum sc_emu {
 	SC_EMU_NOP,	/* continue at addr + len */
 	SC_EMU_RET,	/* pop the return address and continue there */
 	SC_EMU_RET0,	/* return 0: clear the return register, then RET */
+	SC_EMU_ZERO,	/* clear the return register, continue at addr + len */
 };
 
 struct sc_poke {
@@ -56,6 +57,19 @@ struct sc_poke {
 enum sc_req {
 	SC_REQ_CALL = 1, /* retarget a static call */
 	SC_REQ_KEY,	 /* set a static key's count */
+	SC_REQ_SITE,	 /* (a poke, not a request) an inline call site */
+};
+
+/* An inline call site (sites.c): a call or jmp to a trampoline, found in
+ * a module's relocations, validated, and since then owned by the library. */
+struct sc_site {
+	uint8_t *addr;	      /* the instruction */
+	uintptr_t orig;	      /* where it went as compiled: trampoline or PLT */
+	uintptr_t tramp;      /* the trampoline it reaches; 0 while its PLT slot
+			  * is not bound yet */
+	const uintptr_t *got; /* that PLT slot, or NULL (direct) */
+	uint8_t tail;	      /* a jmp (tail call), not a call */
+	uint8_t cur[5];	      /* the bytes the library last wrote there */
 };
 
 /* ------------------------------------------------------------------------
@@ -173,14 +187,20 @@ SC_HIDDEN bool sc_siteset_contains(const void *addr);
 SC_HIDDEN void sc_siteset_forget(uintptr_t lo, uintptr_t hi);
 
 /* ------------------------------------------------------------------------
+ * Sorting (sort.c): an in-place heap sort, no allocation (async-signal-safe).
+ * ------------------------------------------------------------------------ */
+struct sc_sort_ops {
+	size_t size;				     /* of an element */
+	bool (*less)(const void *a, const void *b);  /* strict order */
+	void (*swap)(void *a, void *b, size_t size); /* NULL: swap bytes */
+};
+SC_HIDDEN void sc_sort(void *base, size_t n, const struct sc_sort_ops *ops);
+
+/* ------------------------------------------------------------------------
  * The protocol (poke.c)
  * ------------------------------------------------------------------------ */
 /* Sort @pokes by address, then seq (in place, no allocation). */
 SC_HIDDEN void sc_poke_sort(struct sc_poke *pokes, size_t n);
-/* The same heap sort with another order. */
-SC_HIDDEN void sc_poke_sort_by(struct sc_poke *pokes, size_t n,
-			       bool (*less)(const struct sc_poke *,
-					    const struct sc_poke *));
 /* Run the int3 protocol over @pokes: lock held, sorted, verified, distinct
  * addresses; entries marked skip are left alone.  0, or -errno with every
  * site restored. */
@@ -207,6 +227,10 @@ SC_HIDDEN struct sc_poke *sc_pokes_add(struct sc_pokes *ps);
 
 /* Apply @n requests (static calls and keys) as one patch.  Takes the lock. */
 SC_HIDDEN int sc_commit(struct sc_poke *reqs, size_t n);
+/* The work array of pokes (lock held), and patching all of it as one
+ * verified batch. */
+SC_HIDDEN struct sc_pokes *sc_work(void);
+SC_HIDDEN int sc_work_patch(void);
 /* One request: kind, owner, value, mode (->target). */
 SC_HIDDEN int sc_commit_one(enum sc_req kind, void *owner, void *value,
 			    uintptr_t mode);
@@ -217,6 +241,16 @@ SC_HIDDEN void sc_call_done(const struct sc_poke *req);
 /* Lock held: append the pokes for a static key request (jump_label.c). */
 SC_HIDDEN int sc_key_prepare(struct sc_poke *req, struct sc_pokes *out);
 SC_HIDDEN void sc_key_done(const struct sc_poke *req);
+/* Lock held: append the pokes that move every inline site of @key to
+ * @func (sites.c); record a patched site's new bytes. */
+SC_HIDDEN int sc_sites_prepare(struct static_call_key *key, void *func,
+			       struct sc_pokes *out);
+SC_HIDDEN void sc_site_done(const struct sc_poke *p);
+/* Lock held: find, check and bring inline the call sites of the module
+ * holding @anchor (if it was linked with --emit-relocs); forget them. */
+SC_HIDDEN int sc_sites_module_load(const void *anchor);
+SC_HIDDEN void sc_sites_module_unload(const void *anchor);
+SC_HIDDEN extern bool sc_inline;
 /* Bytes as "0f 1f 44 00 00" into @out (3 * n chars). */
 SC_HIDDEN void sc_hexdump(char *out, const uint8_t *b, size_t n);
 /* The range and protection of the mapping holding @addr (async-signal-safe). */

@@ -31,7 +31,6 @@ struct jmod {
 };
 
 /* Under the patch lock; mmap-grown. */
-static struct sc_pokes sc_key_work;
 static struct jmod *mods;
 static size_t nmods, capmods;
 
@@ -98,9 +97,8 @@ static bool key_default(const struct static_key *key)
 	return key->__flags & KEY_DEFAULT_TRUE;
 }
 
-/* Heap sort of a module's table by key (in place, no allocation). */
-static bool entry_less(const struct static_key_entry *a,
-		       const struct static_key_entry *b)
+/* A module's table is sorted by key, in place. */
+static bool entry_less(const void *a, const void *b)
 {
 	return (uintptr_t)entry_key(a) < (uintptr_t)entry_key(b);
 }
@@ -117,38 +115,22 @@ static void entry_move(struct static_key_entry *to,
 	to->key = t.key + d;
 }
 
-static void entry_swap(struct static_key_entry *a, struct static_key_entry *b)
+static void entry_swap(void *a, void *b, size_t size)
 {
 	struct static_key_entry t;
 
+	(void)size;
 	entry_move(&t, a);
 	entry_move(a, b);
 	entry_move(b, &t);
 }
 
-static void sift(struct static_key_entry *v, size_t root, size_t n)
-{
-	for (;;) {
-		size_t c = 2 * root + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && entry_less(&v[c], &v[c + 1]))
-			c++;
-		if (!entry_less(&v[root], &v[c]))
-			return;
-		entry_swap(&v[root], &v[c]);
-		root = c;
-	}
-}
-
 static void sort_entries(struct static_key_entry *v, size_t n)
 {
-	for (size_t i = n / 2; i-- > 0;)
-		sift(v, i, n);
-	for (size_t end = n; end-- > 1;) {
-		entry_swap(&v[0], &v[end]);
-		sift(v, 0, end);
-	}
+	static const struct sc_sort_ops ops = {sizeof(*v), entry_less,
+					       entry_swap};
+
+	sc_sort(v, n, &ops);
 }
 
 /* Check one entry as compiled; mark it dead if it is not sound. */
@@ -323,7 +305,7 @@ int __static_key_add(struct static_key *key, int delta)
 /* Bring a new module's sites to their keys' current states: one batch. */
 static int module_sync(struct jmod *m)
 {
-	struct sc_pokes *out = &sc_key_work;
+	struct sc_pokes *out = sc_work();
 	int err = 0;
 
 	out->n = 0;
@@ -337,8 +319,7 @@ static int module_sync(struct jmod *m)
 	}
 	if (err || out->n == 0)
 		return err;
-	sc_poke_sort(out->v, out->n);
-	return sc_poke_batch(out->v, out->n);
+	return sc_work_patch();
 }
 
 int __static_call_module_load(struct static_key_entry *start,
@@ -396,6 +377,7 @@ void __static_call_module_unload(struct static_key_entry *start, void *anchor)
 			break;
 		}
 	}
+	sc_sites_module_unload(anchor);
 	{
 		struct sc_module_ranges r;
 		if (sc_module_ranges(anchor, &r) == 0) {

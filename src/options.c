@@ -59,6 +59,8 @@ static int set_perf_map(const char *v) { return set_bool(&sc_perf_map, v); }
 
 static int set_log(const char *v) { return sc_log_set_level(v); }
 
+static int set_inline(const char *v) { return set_bool(&sc_inline, v); }
+
 static const struct option {
 	const char *name;
 	const char *env;
@@ -71,6 +73,7 @@ static const struct option {
 	 "on, off"},
 	{"perf_map", "STATICCALL_PERF_MAP", set_perf_map, "on, off"},
 	{"log", "STATICCALL_LOG", set_log, "warn, info, debug, off"},
+	{"inline", "STATICCALL_INLINE", set_inline, "on, off"},
 };
 
 static bool env_done; /* under the patch lock */

@@ -55,52 +55,20 @@ static void trace(enum static_call_trace_step step, size_t n)
 	static_call_cond(static_call_trace_hook)(step, (unsigned int)n);
 }
 
-/* In-place heap sort (no allocation, so usable in an update made from a
- * signal handler; O(n log n), since batches may hold thousands). */
-static bool poke_less(const struct sc_poke *a, const struct sc_poke *b)
+static bool poke_less(const void *x, const void *y)
 {
+	const struct sc_poke *a = x, *b = y;
+
 	if (a->addr != b->addr)
 		return a->addr < b->addr;
 	return a->seq < b->seq;
 }
 
-static void sift_down(struct sc_poke *p, size_t root, size_t n,
-		      bool (*less)(const struct sc_poke *,
-				   const struct sc_poke *))
-{
-	for (;;) {
-		size_t c = 2 * root + 1;
-		struct sc_poke t;
-		if (c >= n)
-			return;
-		if (c + 1 < n && less(&p[c], &p[c + 1]))
-			c++;
-		if (!less(&p[root], &p[c]))
-			return;
-		t = p[root];
-		p[root] = p[c];
-		p[c] = t;
-		root = c;
-	}
-}
-
-void sc_poke_sort_by(struct sc_poke *p, size_t n,
-		     bool (*less)(const struct sc_poke *,
-				  const struct sc_poke *))
-{
-	for (size_t i = n / 2; i-- > 0;)
-		sift_down(p, i, n, less);
-	for (size_t end = n; end-- > 1;) {
-		struct sc_poke t = p[0];
-		p[0] = p[end];
-		p[end] = t;
-		sift_down(p, 0, end, less);
-	}
-}
-
 void sc_poke_sort(struct sc_poke *p, size_t n)
 {
-	sc_poke_sort_by(p, n, poke_less);
+	static const struct sc_sort_ops ops = {sizeof(*p), poke_less, NULL};
+
+	sc_sort(p, n, &ops);
 }
 
 /* The changed range of bytes 1..len-1; false when the tail is unchanged. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 struct sc_poke;
+struct sc_site;
 
 #define SC_ARCH_TRAP_BYTE 0xcc
 /* The kernel reports a user-mode int3 with si_code SI_KERNEL (0x80);
@@ -24,6 +25,23 @@ SC_HIDDEN uintptr_t sc_arch_trap_site(const void *ucontext);
 SC_HIDDEN uintptr_t sc_arch_pc(const void *ucontext);
 SC_HIDDEN void sc_arch_trap_rewind(void *ucontext, uintptr_t site);
 SC_HIDDEN void sc_arch_emulate(void *ucontext, const struct sc_poke *p);
+
+/* Inline call sites: 5 bytes, `call rel32` (e8) or `jmp rel32` (e9). */
+#define SC_ARCH_SITE_LEN 5
+/* Decode a compiled site: 0, whether it is a tail call, and its target. */
+SC_HIDDEN int sc_arch_site_decode(const uint8_t *bytes, uintptr_t addr,
+				  bool *tail, uintptr_t *dest);
+/* The bytes (and trap emulation) of @site once its static call reaches
+ * @func: a direct call/jmp when @func is within reach, the compiled
+ * instruction (through the trampoline) when it is not, a nop / ret for NULL,
+ * a 5-byte `xor %eax,%eax` for RET0 at a call site. */
+SC_HIDDEN void sc_arch_site_encode(const struct sc_site *site, void *func,
+				   struct sc_poke *p);
+/* What the site's bytes @b do (enum static_call_site_state) and where. */
+SC_HIDDEN int sc_arch_site_state(const struct sc_site *site, const uint8_t *b,
+				 void **target);
+/* A PLT entry at @stub: 0 and the address of the slot it jumps through. */
+SC_HIDDEN int sc_arch_plt_slot(const uint8_t *stub, uintptr_t *slot);
 
 /* A system call without libc (and without any call instruction): used
  * where the code around it must not run anything else, e.g. while the page

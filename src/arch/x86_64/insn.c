@@ -11,6 +11,7 @@
 
 #include "../../internal.h"
 
+#define CALL32 0xe8
 #define JMP32 0xe9
 #define RET 0xc3
 #define INT3 0xcc
@@ -121,6 +122,12 @@ SC_SIGNAL_CODE void sc_arch_emulate(void *ucontext, const struct sc_poke *p)
 	case SC_EMU_NOP:
 		g[REG_RIP] = (greg_t)(uintptr_t)(p->addr + p->len);
 		break;
+	case SC_EMU_ZERO:
+		/* xor %eax,%eax: rax = 0, ZF and PF set, CF OF SF cleared */
+		g[REG_RAX] = 0;
+		g[REG_EFL] = (g[REG_EFL] & ~(greg_t)0x8d5) | 0x44;
+		g[REG_RIP] = (greg_t)(uintptr_t)(p->addr + p->len);
+		break;
 	case SC_EMU_RET0:
 		g[REG_RAX] = 0;
 		/* fall through */
@@ -130,4 +137,115 @@ SC_SIGNAL_CODE void sc_arch_emulate(void *ucontext, const struct sc_poke *p)
 		g[REG_RSP] += 8;
 		break;
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * Inline call sites
+ * ------------------------------------------------------------------------ */
+
+static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+/* `xor %eax,%eax` with three cs prefixes: ONE 5-byte instruction, so that
+ * no thread can stop inside it (the reason the kernel uses the same). */
+static const uint8_t xor5[5] = {0x2e, 0x2e, 0x2e, 0x31, 0xc0};
+static const uint8_t ret5[5] = {RET, INT3, INT3, INT3, INT3};
+
+static uintptr_t rel32_dest(const uint8_t *b, uintptr_t addr)
+{
+	int32_t rel;
+
+	memcpy(&rel, b + 1, sizeof(rel));
+	return addr + 5 + (uintptr_t)(intptr_t)rel;
+}
+
+int sc_arch_site_decode(const uint8_t *b, uintptr_t addr, bool *tail,
+			uintptr_t *dest)
+{
+	if (b[0] != CALL32 && b[0] != JMP32)
+		return -ENOEXEC;
+	*tail = b[0] == JMP32;
+	*dest = rel32_dest(b, addr);
+	return 0;
+}
+
+static bool rel32_put(uint8_t *out, uint8_t op, uintptr_t addr, uintptr_t to)
+{
+	intptr_t rel = (intptr_t)(to - (addr + 5));
+	int32_t r32 = (int32_t)rel;
+
+	if (rel != r32)
+		return false;
+	out[0] = op;
+	memcpy(out + 1, &r32, sizeof(r32));
+	return true;
+}
+
+void sc_arch_site_encode(const struct sc_site *s, void *func, struct sc_poke *p)
+{
+	uintptr_t addr = (uintptr_t)s->addr, f = (uintptr_t)func;
+	uint8_t op = s->tail ? JMP32 : CALL32;
+
+	p->addr = s->addr;
+	p->len = 5;
+	memcpy(p->old, s->cur, 5);
+	if (!func) {
+		memcpy(p->new, s->tail ? ret5 : nop5, 5);
+		p->emu = s->tail ? SC_EMU_RET : SC_EMU_NOP;
+		return;
+	}
+	if (!s->tail && f == (uintptr_t)&__static_call_return0) {
+		memcpy(p->new, xor5, 5);
+		p->emu = SC_EMU_ZERO;
+		return;
+	}
+	/* out of reach: back to the compiled instruction, whose trampoline
+	 * reaches anything */
+	if (!rel32_put(p->new, op, addr, f)) {
+		f = s->orig;
+		rel32_put(p->new, op, addr, f);
+	}
+	p->emu = s->tail ? SC_EMU_JMP : SC_EMU_CALL;
+	p->target = f;
+}
+
+int sc_arch_site_state(const struct sc_site *s, const uint8_t *b, void **target)
+{
+	bool tail;
+	uintptr_t dest;
+
+	*target = NULL;
+	if (sc_arch_site_decode(b, (uintptr_t)s->addr, &tail, &dest) == 0 &&
+	    tail == s->tail) {
+		*target = (void *)dest;
+		return dest == s->orig ? STATIC_CALL_SITE_TRAMPOLINE
+				       : STATIC_CALL_SITE_INLINE;
+	}
+	if (!s->tail && memcmp(b, nop5, 5) == 0)
+		return STATIC_CALL_SITE_NOP;
+	if (!s->tail && memcmp(b, xor5, 5) == 0)
+		return STATIC_CALL_SITE_RET0;
+	if (s->tail && memcmp(b, ret5, 5) == 0)
+		return STATIC_CALL_SITE_RET;
+	return STATIC_CALL_SITE_CHANGED;
+}
+
+/*
+ * The PLT entries GNU ld and lld emit jump through their slot with
+ * `jmp *disp32(%rip)`, possibly after an endbr64 (IBT) and with a bnd
+ * prefix (MPX-era .plt.sec).
+ */
+int sc_arch_plt_slot(const uint8_t *b, uintptr_t *slot)
+{
+	static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
+	const uint8_t *q = b;
+	int32_t disp;
+
+	if (memcmp(q, endbr64, 4) == 0)
+		q += 4;
+	if (q[0] == 0xf2)
+		q++;
+	if (q[0] != 0xff || q[1] != 0x25)
+		return -ENOEXEC;
+	memcpy(&disp, q + 2, sizeof(disp));
+	*slot = (uintptr_t)(q + 6) + (uintptr_t)(intptr_t)disp;
+	return 0;
 }
