@@ -24,7 +24,27 @@ static bool runtime_ready; /* under the lock */
 static pid_t runtime_pid;  /* under the lock */
 static _Atomic int atfork_done;
 
-long sc_gettid(void) { return syscall(SYS_gettid); }
+/*
+ * The thread id, cached per thread: the SIGTRAP handler needs it before it
+ * can mark itself as inside the handler, and a system call there is a
+ * preemption point in the window where the thread has SIGTRAP blocked but
+ * no mark yet (the SIGTRAP check would take it for a thread that blocks
+ * SIGTRAP: tests/stress/repro_preempted_handler.c).  initial-exec TLS is a
+ * plain load, safe in a signal handler.  A fork child's thread gets a new
+ * id: forget_parent() drops the cached one.
+ */
+static __thread long cached_tid __attribute__((tls_model("initial-exec")));
+
+SC_SIGNAL_CODE long sc_gettid(void)
+{
+	long tid = cached_tid;
+
+	if (!tid) {
+		tid = syscall(SYS_gettid);
+		cached_tid = tid;
+	}
+	return tid;
+}
 
 static long futex(_Atomic long *uaddr, int op, long val)
 {
@@ -84,6 +104,7 @@ static void atfork_parent(void)
 /* A new process: drop what belonged to the parent's threads and mm. */
 static void forget_parent(void)
 {
+	cached_tid = 0;
 	sc_trap_after_fork();
 	sc_alias_after_fork();
 	sc_text_after_fork();
@@ -92,6 +113,7 @@ static void forget_parent(void)
 
 static void atfork_child(void)
 {
+	cached_tid = 0; /* before anything asks for this thread's new id */
 	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
 	runtime_ready = false;
