@@ -7,7 +7,11 @@
  * while the call ran; the demo exits with status 1 if a single one was
  * wrong.
  *
- *   demo [--seconds S] [--threads N] [--batch]
+ *   demo [--seconds S] [--threads N]
+ *
+ * demo_inline is the same program linked with staticcall_inline(): its call
+ * site is rewritten into a direct call to the current target at every
+ * update (docs/inline.md), instead of calling through the trampoline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,15 +24,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dlfcn.h>
 
 #include <staticcall.h>
 
 /* Four targets; the low 4 bits of a result name the one that produced it. */
 #define NTARGETS 4
-static long op0(long x) { return x * 16 + 0; }
-static long op1(long x) { return x * 16 + 1; }
-static long op2(long x) { return x * 16 + 2; }
-static long op3(long x) { return x * 16 + 3; }
+long op0(long x) { return x * 16 + 0; }
+long op1(long x) { return x * 16 + 1; }
+long op2(long x) { return x * 16 + 2; }
+long op3(long x) { return x * 16 + 3; }
 static long (*const targets[NTARGETS])(long) = {op0, op1, op2, op3};
 
 DEFINE_STATIC_CALL(demo_op, op0);
@@ -103,6 +108,31 @@ static unsigned long total(struct worker *w, int n, int wrong)
 	return s;
 }
 
+/* How the program's call sites of demo_op look now. */
+static void print_sites(const char *when)
+{
+	struct static_call_site s[8];
+	int n = static_call_sites(demo_op, s, 8);
+	static const char *const state[] = {
+		"call via trampoline", "direct call", "nop", "ret",
+		"xor %eax,%eax",       "changed"};
+
+	if (n <= 0) {
+		printf("call sites (%s): none inline (this build calls "
+		       "through the trampoline)\n",
+		       when);
+		return;
+	}
+	for (int i = 0; i < n && i < 8; i++) {
+		Dl_info info;
+		const char *name = "?";
+		if (s[i].target && dladdr(s[i].target, &info) && info.dli_sname)
+			name = info.dli_sname;
+		printf("call site %p (%s): %s to %s\n", s[i].addr, when,
+		       state[s[i].state < 6 ? s[i].state : 5], name);
+	}
+}
+
 static unsigned long total_on(struct worker *w, int n)
 {
 	unsigned long s = 0;
@@ -151,6 +181,7 @@ int main(int argc, char **argv)
 	       "retargets "
 	       "the call and toggles the key, for %.0f s\n",
 	       nthreads, seconds);
+	print_sites("at start");
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&w[i].tid, NULL, work, &w[i]);
 
@@ -231,14 +262,16 @@ int main(int argc, char **argv)
 	       g ? (double)st.syncs / (double)(g + atomic_load(&key_committed))
 		 : 0.0);
 	printf("traps taken      %llu emulated, %llu re-run after the patch "
-	       "(key sites only)\n",
+	       "(int3 sites only)\n",
 	       st.traps_emulated, st.traps_rewound);
 	printf("code writes      %llu bytes: %llu trap-free stores through the "
 	       "writable view,\n                 %llu /proc/self/mem writes "
-	       "(key sites, int3 protocol), %llu mprotect windows\n",
+	       "(int3 protocol: key sites, inline sites), %llu mprotect "
+	       "windows\n",
 	       st.bytes_written, st.writes_view, st.writes_procmem,
 	       st.writes_mprotect);
 	printf("wrong results    %lu\n", wrong);
+	print_sites("at the end");
 	free(lat);
 	free(w);
 	return wrong ? 1 : 0;

@@ -49,6 +49,9 @@ static struct st_counts hook_counts; /* calls made from the hook */
 static unsigned long hook_window_runs, hook_self_traps, key_self_traps;
 static unsigned long strict_bad, byte_bad, wrong_hook, nr_bad;
 static unsigned long deadlk_ok, deadlk_bad;
+#ifdef STRESS_INLINE
+static unsigned long inline_pokes; /* inline sites rewritten */
+#endif
 
 static uint8_t first_byte(const struct static_call_key *key)
 {
@@ -252,6 +255,12 @@ static void test_recursive_hook(void **state)
 		 * the new one (H_NULL: none ran); nr = sites in the commit. */
 		int expect[4] = {cur_hook, next_hook, next_hook, next_hook};
 		int sites = plan.n + (next_hook != cur_hook);
+#ifdef STRESS_INLINE
+		/* the trampolines and the inline sites that changed with them */
+		inline_pokes += b1.sites_patched - b0.sites_patched -
+				(unsigned long)sites;
+		sites = (int)(b1.sites_patched - b0.sites_patched);
+#endif
 		for (int s = 0; s < 4; s++) {
 			if (ran[s] != (expect[s] ? expect[s] : -1))
 				seq_bad++;
@@ -318,6 +327,21 @@ static void test_recursive_hook(void **state)
 	assert_true(hook_window_runs > 0);
 	assert_true(atomic_load(&counts.calls) > 0);
 	assert_int_equal(after.traps_foreign, before.traps_foreign);
+#ifdef STRESS_INLINE
+	{
+		/* the hook's call site in the patch path is an inline site:
+		 * every batch above that held the hook rewrote it, and the
+		 * patching thread trapped on it at the INT3 and TAIL steps */
+		struct static_call_site s[4];
+		int n = static_call_sites(static_call_trace_hook, s, 4);
+		printf("inline sites of the trace hook: %d (first: state %d); "
+		       "inline sites rewritten: %lu\n",
+		       n, n > 0 ? s[0].state : -1, inline_pokes);
+		assert_true(n >= 1);
+		assert_true(inline_pokes >= hook_batches);
+		assert_true(after.sites_found >= 2);
+	}
+#endif
 }
 
 int main(void)
