@@ -61,6 +61,7 @@ struct sc_poke *sc_pokes_add(struct sc_pokes *ps)
 }
 
 static struct sc_pokes work; /* under the patch lock */
+unsigned long sc_commit_seq; /* under the patch lock: commits so far */
 
 /* Order requests by owner, then by seq; pokes by address. */
 static bool req_less(const void *x, const void *y)
@@ -156,6 +157,7 @@ int sc_commit(struct sc_poke *reqs, size_t n)
 	err = sc_runtime_prepare();
 	if (err)
 		goto unlock;
+	sc_commit_seq++;
 	sc_sort(reqs, n, &by_owner);
 	n = dedupe(reqs, n);
 	err = expand(reqs, n);

@@ -230,6 +230,9 @@ SC_HIDDEN int sc_commit(struct sc_poke *reqs, size_t n);
 /* The work array of pokes (lock held), and patching all of it as one
  * verified batch. */
 SC_HIDDEN struct sc_pokes *sc_work(void);
+/* Commits so far (lock held): what a commit may cache is valid while it
+ * does not change. */
+SC_HIDDEN extern unsigned long sc_commit_seq;
 SC_HIDDEN int sc_work_patch(void);
 /* One request: kind, owner, value, mode (->target). */
 SC_HIDDEN int sc_commit_one(enum sc_req kind, void *owner, void *value,

@@ -31,6 +31,39 @@ void sc_hexdump(char *out, const uint8_t *b, size_t n)
 	}
 }
 
+/*
+ * The protection of the mapping that holds a trampoline.  Reading
+ * /proc/self/maps costs ~100 us; a batch of thousands of static calls used
+ * for the first time would read it once per call, although their
+ * trampolines sit in a few mappings.  So the last mapping found is kept for
+ * the rest of the commit (sc_commit_seq), when no mapping of code can go
+ * away: module unloads take the patch lock, and the only mappings replaced
+ * meanwhile are trampoline pages getting their writable view, with the
+ * same protection.
+ */
+static int tramp_prot(const uint8_t *tramp, int *prot)
+{
+	static struct {
+		uintptr_t lo, hi;
+		int prot;
+		unsigned long seq;
+	} last;
+	uintptr_t t = (uintptr_t)tramp;
+	int err;
+
+	if (last.seq == sc_commit_seq && last.hi && t >= last.lo &&
+	    t + STATIC_CALL_TRAMP_SIZE <= last.hi) {
+		*prot = last.prot;
+		return 0;
+	}
+	err = sc_mem_range(tramp, &last.lo, &last.hi, &last.prot);
+	if (!err && t + STATIC_CALL_TRAMP_SIZE > last.hi)
+		err = -EFAULT; /* spans mappings */
+	last.seq = err ? 0 : sc_commit_seq;
+	*prot = last.prot;
+	return err;
+}
+
 /* First use of a key: is its trampoline really one of ours?  Lock held. */
 static int key_prepare(struct static_call_key *key)
 {
@@ -46,7 +79,7 @@ static int key_prepare(struct static_call_key *key)
 			(void *)key, (void *)tramp);
 		return -ENOEXEC;
 	}
-	err = sc_mem_prot(tramp, STATIC_CALL_TRAMP_SIZE, &prot);
+	err = tramp_prot(tramp, &prot);
 	if (!err && !(prot & PROT_EXEC))
 		err = -ENOEXEC;
 	if (err) {
