@@ -9,7 +9,8 @@
  *   - every site lies inside the code section it names (allocated,
  *     executable, a section of the file's table), [addr, addr + len), and
  *     its opcode is the file's byte at the offset that section gives;
- *   - every name starts with __SCT__ and is NUL-terminated inside the image;
+ *   - every name starts with __SCT__ and is NUL-terminated inside the image,
+ *     and inside a string table of the file;
  *   - sc_elf_func() names a function symbol (inside the image) covering the
  *     site, and sc_elf_phdrs() a table inside the image.
  *
@@ -69,6 +70,28 @@ static Elf64_Shdr section(const struct walk *w, uint64_t i)
 	return s;
 }
 
+/* Is @name a string of a string table, NUL-terminated inside it? */
+static bool in_strtab(const struct walk *w, const char *name)
+{
+	uint64_t at = (uint64_t)((const uint8_t *)name - w->img);
+	Elf64_Ehdr eh;
+	Elf64_Shdr s0;
+	uint64_t n;
+
+	memcpy(&eh, w->img, sizeof(eh));
+	memcpy(&s0, w->img + eh.e_shoff, sizeof(s0));
+	n = eh.e_shnum ? eh.e_shnum : s0.sh_size;
+	for (uint64_t i = 1; i < n; i++) {
+		Elf64_Shdr st = section(w, i);
+		if (st.sh_type == SHT_STRTAB &&
+		    inside(w, st.sh_offset, st.sh_size) && at >= st.sh_offset &&
+		    at - st.sh_offset < st.sh_size &&
+		    memchr(name, 0, st.sh_size - (at - st.sh_offset)))
+			return true;
+	}
+	return false;
+}
+
 static void check_site(const struct walk *w, const struct sc_elf_site *s)
 {
 	const uint8_t *end = w->img + w->size;
@@ -82,6 +105,7 @@ static void check_site(const struct walk *w, const struct sc_elf_site *s)
 	      (const uint8_t *)s->name < end);
 	check(memchr(s->name, 0, (size_t)(end - (const uint8_t *)s->name)));
 	check(strncmp(s->name, SC_TRAMP_PREFIX, strlen(SC_TRAMP_PREFIX)) == 0);
+	check(in_strtab(w, s->name)); /* and inside a string table */
 
 	/* the site: inside its code section */
 	sec = section(w, s->section);
@@ -109,6 +133,7 @@ static void check_site(const struct walk *w, const struct sc_elf_site *s)
 		check((const uint8_t *)name >= w->img &&
 		      (const uint8_t *)name < end);
 		check(memchr(name, 0, (size_t)(end - (const uint8_t *)name)));
+		check(in_strtab(w, name));
 		check(value <= s->addr);
 	}
 }
