@@ -158,8 +158,10 @@ static int compare(const char *path, int n, int relsecs, struct list *mine,
 		       path, n, mine->n);
 		return 1;
 	}
-	qsort(mine->v, mine->n, sizeof(*mine->v), cmp);
-	qsort(oracle->v, oracle->n, sizeof(*oracle->v), cmp);
+	if (mine->n)
+		qsort(mine->v, mine->n, sizeof(*mine->v), cmp);
+	if (oracle->n)
+		qsort(oracle->v, oracle->n, sizeof(*oracle->v), cmp);
 	for (size_t i = 0; i < mine->n || i < oracle->n; i++) {
 		const struct site *a = i < mine->n ? &mine->v[i] : NULL;
 		const struct site *b = i < oracle->n ? &oracle->v[i] : NULL;
