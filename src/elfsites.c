@@ -146,33 +146,47 @@ static int site_of(const struct image *im, const struct relsec *r,
 	site->sym_value = sym.st_value;
 	site->name = name;
 	site->defined = sym.st_shndx != SHN_UNDEF;
+	site->len = back + 4;
+	site->section = r->rel.sh_info;
 	site->opcode = -1;
-	if (contents(im, &r->code))
-		site->opcode = im->p[r->code.sh_offset + field - back];
+	site->offset = 0;
+	if (contents(im, &r->code)) {
+		site->offset = r->code.sh_offset + field - back;
+		site->opcode = im->p[site->offset];
+	}
 	return 1;
 }
 
-int sc_elf_sites(const void *img, size_t size, sc_elf_site_fn fn, void *arg)
+/* The header and the section header table: 0, -ENODATA (none), -ENOEXEC. */
+static int section_table(const struct image *im, struct sections *sh)
 {
-	struct image im = {img, size};
-	struct sections sh;
 	Elf64_Shdr s0;
 	Elf64_Ehdr eh;
-	int err = header(&im, &eh), count = 0;
+	int err = header(im, &eh);
 
 	if (err)
 		return err;
 	if (eh.e_shoff == 0)
 		return -ENODATA; /* no section headers at all */
 	if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
-	    !in_image(&im, eh.e_shoff, sizeof(Elf64_Shdr)))
+	    !in_image(im, eh.e_shoff, sizeof(Elf64_Shdr)))
 		return -ENOEXEC;
-	memcpy(&s0, im.p + eh.e_shoff, sizeof(s0));
-	sh.off = eh.e_shoff;
-	sh.n = eh.e_shnum ? eh.e_shnum : s0.sh_size; /* extended numbering */
-	if (sh.n > (im.size - sh.off) / sizeof(Elf64_Shdr))
+	memcpy(&s0, im->p + eh.e_shoff, sizeof(s0));
+	sh->off = eh.e_shoff;
+	sh->n = eh.e_shnum ? eh.e_shnum : s0.sh_size; /* extended numbering */
+	if (sh->n > (im->size - sh->off) / sizeof(Elf64_Shdr))
 		return -ENOEXEC;
+	return 0;
+}
 
+int sc_elf_sites(const void *img, size_t size, sc_elf_site_fn fn, void *arg)
+{
+	struct image im = {img, size};
+	struct sections sh;
+	int err = section_table(&im, &sh), count = 0;
+
+	if (err)
+		return err;
 	err = -ENODATA;
 	for (uint64_t i = 1; i < sh.n; i++) {
 		struct relsec r;
@@ -204,4 +218,54 @@ int sc_elf_sites(const void *img, size_t size, sc_elf_site_fn fn, void *arg)
 		}
 	}
 	return err ? err : count;
+}
+
+int sc_elf_func(const void *img, size_t size, uint64_t addr, const char **name,
+		uint64_t *value)
+{
+	struct image im = {img, size};
+	struct sections sh;
+	Elf64_Shdr st, str;
+	Elf64_Sym best = {0};
+	bool found = false;
+	uint64_t i, nsyms;
+	int err = section_table(&im, &sh);
+
+	if (err)
+		return err == -ENODATA ? -ENOENT : err;
+	for (i = 1; i < sh.n; i++) {
+		shdr(&im, &sh, i, &st);
+		if (st.sh_type == SHT_SYMTAB)
+			break;
+	}
+	if (i >= sh.n)
+		return -ENOENT; /* stripped */
+	if (!contents(&im, &st) || st.sh_entsize != sizeof(Elf64_Sym) ||
+	    !shdr(&im, &sh, st.sh_link, &str) || str.sh_type != SHT_STRTAB ||
+	    !contents(&im, &str))
+		return -ENOEXEC;
+	nsyms = st.sh_size / sizeof(Elf64_Sym);
+	for (uint64_t k = 1; k < nsyms; k++) {
+		Elf64_Sym sym;
+		memcpy(&sym, im.p + st.sh_offset + k * sizeof(sym),
+		       sizeof(sym));
+		if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || addr < sym.st_value ||
+		    addr - sym.st_value >= sym.st_size)
+			continue;
+		/* the innermost; among aliases, a global name */
+		if (found && (sym.st_value < best.st_value ||
+			      (sym.st_value == best.st_value &&
+			       ELF64_ST_BIND(sym.st_info) == STB_LOCAL)))
+			continue;
+		if (!string(&im, &str, sym.st_name))
+			return -ENOEXEC;
+		best = sym;
+		found = true;
+	}
+	if (!found)
+		return -ENOENT;
+	*name = string(&im, &str, best.st_name);
+	*value = best.st_value;
+	return 0;
 }

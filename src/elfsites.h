@@ -25,6 +25,12 @@ struct sc_elf_site {
 	const char *name;   /* the symbol, NUL-terminated, inside the image */
 	int opcode;	    /* the file's byte at addr; -1 if not in the file */
 	bool defined;	    /* the trampoline is defined in this file */
+	unsigned len;	    /* bytes from addr to the end of the relocated
+			     * field (the instruction, for call/jmp) */
+	uint64_t offset;    /* file offset of addr, if opcode >= 0: the
+			     * image holds [offset, offset + len) */
+	uint32_t section;   /* index of the code section holding
+			     * [addr, addr + len) */
 };
 
 /* Called once per site; a non-zero return stops the walk with that value. */
@@ -40,6 +46,14 @@ typedef int (*sc_elf_site_fn)(void *arg, const struct sc_elf_site *site);
  */
 SC_HIDDEN int sc_elf_sites(const void *img, size_t size, sc_elf_site_fn fn,
 			   void *arg);
+
+/*
+ * The function symbol (STT_FUNC of .symtab) whose range contains @addr, for
+ * tools: 0 with its name (NUL-terminated, inside the image) and value,
+ * -ENOENT if none, -ENOEXEC if the image is malformed.  Not used at run time.
+ */
+SC_HIDDEN int sc_elf_func(const void *img, size_t size, uint64_t addr,
+			  const char **name, uint64_t *value);
 
 /* The program header table of the image: 0, or -ENOEXEC. */
 SC_HIDDEN int sc_elf_phdrs(const void *img, size_t size, const void **phdrs,

@@ -36,4 +36,8 @@ cmake -S "$src/tests/install/consumer" -B "$work/consumer" \
 cmake --build "$work/consumer" >/dev/null
 [ "$("$work/consumer/hello_shared")" = "$expect" ]
 [ "$("$work/consumer/hello_static")" = "$expect" ]
+if [ -e "$build/tools/staticcall-sites" ]; then
+	echo "staticcall-sites, installed to bin/:"
+	"$work/prefix/bin/staticcall-sites" -h | grep -q '^usage: '
+fi
 echo "install test: all consumers print 41, 42"

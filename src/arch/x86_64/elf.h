@@ -9,6 +9,7 @@
 #include <elf.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SC_ARCH_ELF_MACHINE EM_X86_64
 
@@ -25,6 +26,30 @@ static inline unsigned sc_arch_site_reloc(uint32_t type, int64_t addend)
 	if ((type == R_X86_64_PLT32 || type == R_X86_64_PC32) && addend == -4)
 		return 1;
 	return 0;
+}
+
+enum sc_arch_site_kind {
+	SC_ARCH_SITE_OTHER = 0, /* not a call/jmp: the library rejects it */
+	SC_ARCH_SITE_CALL = 1,	/* e8 rel32 */
+	SC_ARCH_SITE_TAIL = 2,	/* e9 rel32: a tail call */
+};
+
+/* What a site's opcode byte (sc_elf_site.opcode) makes it, for tools; the
+ * library decodes the bytes in memory (sc_arch_site_decode()). */
+static inline enum sc_arch_site_kind sc_arch_site_kind(int opcode)
+{
+	return opcode == 0xe8	? SC_ARCH_SITE_CALL
+	       : opcode == 0xe9 ? SC_ARCH_SITE_TAIL
+				: SC_ARCH_SITE_OTHER;
+}
+
+/* Where the 5-byte call/jmp @b at link-time address @addr goes. */
+static inline uint64_t sc_arch_site_dest(const uint8_t *b, uint64_t addr)
+{
+	int32_t rel;
+
+	memcpy(&rel, b + 1, sizeof(rel));
+	return addr + 5 + (uint64_t)(int64_t)rel;
 }
 
 #endif
