@@ -359,19 +359,49 @@ static int scan_file(struct scan *sc)
 	return n;
 }
 
+/*
+ * The target a trampoline's bytes name, as an update would pass it.  A RET0
+ * trampoline outside libstaticcall (DEFINE_STATIC_CALL_RET0 in a PIE
+ * executable or another shared object) was linked as a jmp to its module's
+ * PLT entry of __static_call_return0: that is RET0 too (the 5-byte xor at
+ * call sites), not a call to the PLT entry.  The entry and its slot are
+ * read only once both are known to lie in a segment of one module.
+ */
+static int tramp_target(uintptr_t tramp, void **target)
+{
+	struct modinfo pm;
+	uintptr_t slot;
+	void *func;
+
+	if (sc_arch_tramp_decode((const uint8_t *)tramp, tramp, &func) != 0)
+		return -ENOEXEC; /* checked at registration: cannot happen */
+	pm.anchor = (uintptr_t)func;
+	if (func && dl_iterate_phdr(find_module, &pm) &&
+	    in_segment(&pm, (uintptr_t)func, 16, true) &&
+	    sc_arch_plt_slot(func, &slot) == 0 &&
+	    in_segment(&pm, slot, sizeof(void *), false) &&
+	    __atomic_load_n((void **)slot, __ATOMIC_RELAXED) ==
+		    (void *)&__static_call_return0)
+		func = (void *)&__static_call_return0;
+	*target = func;
+	return 0;
+}
+
 /* Bring a new module's sites to their trampolines' targets: one batch. */
 static int sites_sync(struct smod *m)
 {
 	struct sc_pokes *out = sc_work();
-	int err;
+	uintptr_t last = 0;
+	void *func = NULL;
+	int err, bad = 0;
 
 	out->n = 0;
 	for (size_t i = m->pending; i < m->n; i++) {
 		struct sc_site *s = &m->v[i];
-		void *func;
-		if (sc_arch_tramp_decode((const uint8_t *)s->tramp, s->tramp,
-					 &func) != 0)
-			continue; /* checked at registration: cannot happen */
+		if (s->tramp != last) /* sorted by trampoline */
+			bad = tramp_target(last = s->tramp, &func);
+		if (bad)
+			continue;
 		if (!site_poke(s, func, out))
 			return -ENOMEM;
 	}
