@@ -149,6 +149,8 @@ static int site_of(const struct image *im, const struct relsec *r,
 	site->opcode = -1;
 	if (contents(im, &r->code))
 		site->opcode = im->p[r->code.sh_offset + field - back];
+	if (sc_arch_site_is_ref(site->opcode))
+		return 0; /* the trampoline's address taken: not a site */
 	return 1;
 }
 

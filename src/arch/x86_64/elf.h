@@ -27,4 +27,17 @@ static inline unsigned sc_arch_site_reloc(uint32_t type, int64_t addend)
 	return 0;
 }
 
+/*
+ * A PC32 field with addend -4 is also the operand of an instruction that
+ * takes a trampoline's address rip-relatively (`lea __SCT__x(%rip), %rsi`
+ * in PIC code: static_call(x) passed as a function pointer, or a GOT load
+ * the linker relaxed into a lea).  The byte before the field is then a
+ * ModRM byte with mod 00, r/m 101 (rip-relative), never e8/e9: such a
+ * relocation is a reference, not a call site, and is no error.
+ */
+static inline bool sc_arch_site_is_ref(int byte_before_field)
+{
+	return byte_before_field >= 0 && (byte_before_field & 0xc7) == 0x05;
+}
+
 #endif
