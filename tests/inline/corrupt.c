@@ -122,6 +122,7 @@ static void load(struct loaded *m, const struct it_file *f)
 	prev = static_call_set_print(keep_log);
 	m->handle = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
 	static_call_set_print(prev);
+	unlink(m->path); /* mapped now; nothing left behind if a check fails */
 	if (!m->handle)
 		fail_msg("dlopen(%s): %s", m->path, dlerror());
 	assert_int_equal(dlinfo(m->handle, RTLD_DI_LINKMAP, &lm), 0);
@@ -135,7 +136,6 @@ static void load(struct loaded *m, const struct it_file *f)
 static void unload(struct loaded *m)
 {
 	assert_int_equal(dlclose(m->handle), 0);
-	unlink(m->path);
 }
 
 static bool is_real_site(const struct loaded *m, const void *a)
