@@ -150,9 +150,10 @@ int __static_call_sites(struct static_call_key *key,
 		for (size_t i = first_of(m, tramp);
 		     i < m->n && m->v[i].tramp == tramp; i++, n++) {
 			struct sc_site *s = &m->v[i];
-			struct static_call_site *o = &buf[n];
+			struct static_call_site *o;
 			if (n >= max)
-				continue;
+				continue; /* counted only; buf may be NULL */
+			o = &buf[n];
 			memset(o, 0, sizeof(*o));
 			o->addr = s->addr;
 			o->tail = s->tail;

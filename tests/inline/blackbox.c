@@ -78,6 +78,9 @@ static void check(int k, bool want_inline, const char *when)
 		return;
 	}
 	assert_int_equal(n, file_sites);
+	/* a count only: no buffer */
+	assert_int_equal(api->sites(NULL, 0), n);
+	assert_int_equal(api->sites(s, 1), n);
 	for (int i = 0; i < n; i++) {
 		uintptr_t dest;
 		if (s[i].state != STATIC_CALL_SITE_INLINE ||
