@@ -108,6 +108,16 @@ static struct sc_poke *site_poke(struct sc_site *s, void *func,
 	return p;
 }
 
+/* Before any site poke of a batch exists: joining re-sorts a module's
+ * sites, and the pokes point at them (->owner). */
+void sc_sites_resolve(struct static_call_key *key)
+{
+	uintptr_t tramp = (uintptr_t)key->tramp;
+
+	for (size_t k = 0; tramp && k < nsmods; k++)
+		resolve_pending(&smods[k], tramp);
+}
+
 int sc_sites_prepare(struct static_call_key *key, void *func,
 		     struct sc_pokes *out)
 {
@@ -115,7 +125,6 @@ int sc_sites_prepare(struct static_call_key *key, void *func,
 
 	for (size_t k = 0; tramp && k < nsmods; k++) {
 		struct smod *m = &smods[k];
-		resolve_pending(m, tramp);
 		for (size_t i = first_of(m, tramp);
 		     i < m->n && m->v[i].tramp == tramp; i++)
 			if (!site_poke(&m->v[i], func, out))
