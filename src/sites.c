@@ -369,13 +369,29 @@ static int scan_file(struct scan *sc)
 	return n;
 }
 
+/* Is [a, a + len) inside the module's RELRO region (read-only once
+ * relocated, so a pointer there no longer changes)? */
+static bool in_relro(const struct modinfo *mi, uintptr_t a, size_t len)
+{
+	for (int i = 0; i < mi->phnum; i++) {
+		const ElfW(Phdr) *ph = &mi->phdr[i];
+		uintptr_t lo = mi->bias + ph->p_vaddr;
+		if (ph->p_type == PT_GNU_RELRO && a >= lo &&
+		    len <= ph->p_memsz && a - lo <= ph->p_memsz - len)
+			return true;
+	}
+	return false;
+}
+
 /*
  * The target a trampoline's bytes name, as an update would pass it.  A RET0
  * trampoline outside libstaticcall (DEFINE_STATIC_CALL_RET0 in a PIE
  * executable or another shared object) was linked as a jmp to its module's
  * PLT entry of __static_call_return0: that is RET0 too (the 5-byte xor at
- * call sites), not a call to the PLT entry.  The entry and its slot are
- * read only once both are known to lie in a segment of one module.
+ * call sites), not a call to the PLT entry.  The entry is read only once it
+ * is known to lie in an executable segment, and taken for RET0 only if its
+ * slot is in the module's RELRO region (bound for good: -z now), so that
+ * the xor can never outlive what the slot says.
  */
 static int tramp_target(uintptr_t tramp, void **target)
 {
@@ -389,7 +405,7 @@ static int tramp_target(uintptr_t tramp, void **target)
 	if (func && dl_iterate_phdr(find_module, &pm) &&
 	    in_segment(&pm, (uintptr_t)func, 16, true) &&
 	    sc_arch_plt_slot(func, &slot) == 0 &&
-	    in_segment(&pm, slot, sizeof(void *), false) &&
+	    in_relro(&pm, slot, sizeof(void *)) &&
 	    __atomic_load_n((void **)slot, __ATOMIC_RELAXED) ==
 		    (void *)&__static_call_return0)
 		func = (void *)&__static_call_return0;

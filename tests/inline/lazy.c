@@ -17,6 +17,12 @@
  *
  * Run in both orders (l_op1 bound first, then l_op2 first), since which
  * one moves the other depends on where the linker put keys and trampolines.
+ *
+ * Also: sites brought to their target at load (RTLD_NOW) when that target
+ * is a thunk `jmp *l_fp(%rip)` through a writable pointer that holds
+ * __static_call_return0 at the time are not made RET0 (xor): they must
+ * follow l_fp when it changes.  Only a PLT slot in RELRO (bound for good)
+ * makes a trampoline's jmp through a PLT entry RET0.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -148,6 +154,39 @@ static void test_lazy_op1_first(void **state)
 	scenario(0);
 }
 
+IT_NOINLINE int l_plus100(int x) { return x + 100; }
+
+/* A writable function pointer and a thunk through it (jmp *l_fp(%rip)). */
+l_fn_t *l_fp;
+IT_NOINLINE int l_thunk(int x) { return l_fp(x); }
+
+static void test_thunk_not_ret0(void **state)
+{
+	struct static_call_site s[MAX_SITES];
+	l_fn_t *call;
+	void *h;
+	int n;
+
+	(void)state;
+	l_fp = (l_fn_t *)static_call_return0;
+	assert_int_equal(static_call_update(l_op1, l_thunk), 0);
+	h = dlopen(LZ_PATH, RTLD_NOW | RTLD_LOCAL); /* sites synced at load */
+	if (!h)
+		fail_msg("dlopen(%s): %s", LZ_PATH, dlerror());
+	*(void **)&call = dlsym(h, "lm_call1");
+	assert_non_null(call);
+	n = static_call_sites(l_op1, s, MAX_SITES);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(s[0].state, STATIC_CALL_SITE_RET0);
+	assert_int_equal(call(5), 0);
+	l_fp = l_plus100;
+	assert_int_equal(call(5), 105);
+	printf("thunk target: site %s, follows its pointer\n",
+	       it_state(s[0].state));
+	assert_int_equal(static_call_update(l_op1, l_id1), 0);
+	assert_int_equal(dlclose(h), 0);
+}
+
 static void test_lazy_op2_first(void **state)
 {
 	(void)state;
@@ -163,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lazy_op1_first),
 		cmocka_unit_test(test_lazy_op2_first),
+		cmocka_unit_test(test_thunk_not_ret0),
 	};
 
 	sc_test_watchdog(20);
