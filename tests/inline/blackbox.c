@@ -186,6 +186,6 @@ int main(void)
 #endif
 	};
 
-	sc_test_watchdog(20);
+	it_watchdog(20);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

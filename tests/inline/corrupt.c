@@ -498,6 +498,6 @@ int main(void)
 		cmocka_unit_test(test_fuzz),
 	};
 
-	sc_test_watchdog(60);
+	it_watchdog(60);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,8 @@ static void *target[4]; /* 0 A, 1 B, 2 RET0, 3 far */
 
 static struct itg gen;
 static struct itg_counts exe_counts, mod_counts;
-static _Atomic int stop;
-static _Atomic unsigned long n_updates, n_errors;
+static _Atomic int stop, start_updates;
+static _Atomic unsigned long n_updates, n_errors, n_refused;
 static _Atomic int first_error;
 
 /* The module, while it is loaded: callers hold the read side. */
@@ -98,13 +99,23 @@ static void *caller(void *arg)
 	return NULL;
 }
 
+/* -EAGAIN (nothing written) is retried, as in concurrent.c. */
 static void *updater(void *arg)
 {
 	(void)arg;
+	while (!atomic_load(&start_updates))
+		usleep(100);
 	for (unsigned int i = 1; !atomic_load(&stop); i++) {
 		int k = (int)(i % 4), err;
 		unsigned long g = itg_publish(&gen, k);
-		err = static_call_update(d_op, (d_fn_t *)target[k]);
+		while ((err = static_call_update(d_op, (d_fn_t *)target[k])) ==
+			       -EAGAIN &&
+		       !atomic_load(&stop)) {
+			atomic_fetch_add(&n_refused, 1);
+			usleep(100);
+		}
+		if (err == -EAGAIN)
+			break; /* stopped while refused */
 		if (err) {
 			int none = 0;
 			atomic_fetch_add(&n_errors, 1);
@@ -169,6 +180,9 @@ static void test_dlloop(void **state)
 						(void *)(intptr_t)i),
 				 0);
 	assert_int_equal(pthread_create(&upd, NULL, updater, NULL), 0);
+	/* every new thread running (not blocking SIGTRAP) before patching */
+	assert_int_equal(it_settle(), 0);
+	atomic_store(&start_updates, 1);
 	end = sc_now() + secs;
 	while (sc_now() < end && !atomic_load(&n_errors)) {
 		void *h;
@@ -208,9 +222,9 @@ static void test_dlloop(void **state)
 	pthread_rwlock_destroy(&mod_lock);
 
 	printf("%lu loads of a module with %d sites (executable: %d), "
-	       "%lu updates, %lu errors\n",
+	       "%lu updates, %lu errors, %lu refused (EAGAIN, retried)\n",
 	       loads, mod_sites, exe_sites, (unsigned long)n_updates,
-	       (unsigned long)n_errors);
+	       (unsigned long)n_errors, (unsigned long)n_refused);
 	printf("calls: module %lu (wrong %lu, unknown %lu), executable %lu "
 	       "(wrong %lu, unknown %lu); traps emulated %llu; sites found "
 	       "%llu\n",
@@ -238,6 +252,6 @@ int main(void)
 		cmocka_unit_test(test_dlloop),
 	};
 
-	sc_test_watchdog(sc_test_seconds(2.0) + 30);
+	it_watchdog(sc_test_seconds(2.0) + 30);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

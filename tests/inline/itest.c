@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,60 @@ void *it_far_code(const uintptr_t *near, size_t n, const void *code, size_t len)
 		return p;
 	}
 	return NULL;
+}
+
+/* Does any thread block SIGTRAP (field 32 of its stat: blocked mask)? */
+static bool any_blocks_sigtrap(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		char path[300], buf[1024], *p;
+		unsigned long mask = 0;
+		ssize_t n;
+		int fd, f;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+			 e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		for (f = 2; p && *p && f < 32; p++)
+			f += *p == ' ';
+		if (p && f == 32 && sscanf(p, "%lu", &mask) == 1)
+			found = (mask >> (SIGTRAP - 1)) & 1;
+	}
+	closedir(d);
+	return found;
+}
+
+int it_settle(void)
+{
+	double end = sc_now() + 10;
+
+	while (any_blocks_sigtrap()) {
+		if (sc_now() > end)
+			return -1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+void it_watchdog(double seconds)
+{
+	sc_test_watchdog(seconds);
+	it_settle();
 }
 
 struct find {

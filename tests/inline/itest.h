@@ -43,6 +43,17 @@ bool it_far(uintptr_t a, uintptr_t b);
 void *it_far_code(const uintptr_t *near, size_t n, const void *code,
 		  size_t len);
 
+/* sc_test_watchdog(@seconds), then it_settle(). */
+void it_watchdog(double seconds);
+
+/* Wait (up to 10 s) until no thread of the process blocks SIGTRAP.  A new
+ * thread starts with every signal blocked (glibc) until it runs, and the
+ * int3 protocol refuses to patch (-EAGAIN) while one does: on a loaded
+ * machine, a thread just created may not run for longer than the library
+ * waits for it (20 ms).  Call after creating threads, before patching.
+ * Returns 0, or -1 if some thread still blocks SIGTRAP. */
+int it_settle(void);
+
 /* The path of the file of the module holding @addr ("/proc/self/exe" for
  * the main program). */
 const char *it_module_path(const void *addr);

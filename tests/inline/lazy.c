@@ -205,6 +205,6 @@ int main(void)
 		cmocka_unit_test(test_thunk_not_ret0),
 	};
 
-	sc_test_watchdog(20);
+	it_watchdog(20);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,6 +143,7 @@ static void test_sigtrap_blocked(void **state)
 	if (sc_test_int3() || getenv("STATICCALL_SIGTRAP_CHECK"))
 		skip();
 	take(&before);
+	assert_int_equal(it_settle(), 0);
 	assert_int_equal(pthread_create(&t, NULL, blocker, NULL), 0);
 	pthread_mutex_lock(&mu);
 	while (phase != 1)
@@ -175,6 +176,6 @@ int main(void)
 		cmocka_unit_test(test_sigtrap_blocked),
 	};
 
-	sc_test_watchdog(20);
+	it_watchdog(20);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

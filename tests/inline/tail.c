@@ -305,6 +305,6 @@ int main(void)
 		cmocka_unit_test(test_summary),
 	};
 
-	sc_test_watchdog(20);
+	it_watchdog(20);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
