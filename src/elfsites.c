@@ -147,10 +147,12 @@ static int site_of(const struct image *im, const struct relsec *r,
 	site->name = name;
 	site->defined = sym.st_shndx != SHN_UNDEF;
 	site->opcode = -1;
-	if (contents(im, &r->code))
-		site->opcode = im->p[r->code.sh_offset + field - back];
-	if (sc_arch_site_is_ref(site->opcode))
-		return 0; /* the trampoline's address taken: not a site */
+	if (contents(im, &r->code)) {
+		const uint8_t *f = im->p + r->code.sh_offset + field;
+		if (sc_arch_site_not_call(f, field))
+			return 0; /* an address taken, a jcc: not a site */
+		site->opcode = f[-(ptrdiff_t)back];
+	}
 	return 1;
 }
 

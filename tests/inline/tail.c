@@ -13,7 +13,10 @@
  *     a tail site jumps to __static_call_return0 directly when in reach,
  *     else keeps its jmp to the trampoline;
  *   - the bytes of every listed site are what its state says, and the
- *     module's kept relocations name exactly the listed sites.
+ *     module's kept relocations name exactly the listed sites;
+ *   - a conditional tail call (`jne __SCT__t_op`, which clang -Os emits) is
+ *     neither a site nor a rejected entry, and keeps working through the
+ *     trampoline for every target.
  *
  * Built with libstaticcall.so and with libstaticcall.a (IT_STATIC), where
  * the library's own code is part of the inline executable: the RET0 tail
@@ -58,6 +61,21 @@ IT_NOINLINE int r0_call(int x)
 	__asm__ volatile("" : "+r"(r)::"memory");
 	return r;
 }
+
+/* A conditional tail call, as clang -Os emits them: `jne __SCT__t_op`
+ * (0f 85 rel32).  Not a site the library rewrites, nor an error: it keeps
+ * going through the trampoline. */
+int jcc_tail(int x);
+__asm__(".pushsection .text\n"
+	".globl jcc_tail\n"
+	".type jcc_tail, @function\n"
+	"jcc_tail:\n\t"
+	"test %edi, %edi\n\t"
+	"jne " STATIC_CALL_TRAMP_STR(t_op) "\n\t"
+					   "xor %eax, %eax\n\t"
+					   "ret\n"
+					   ".size jcc_tail, . - jcc_tail\n"
+					   ".popsection\n");
 
 enum kind { K_FN, K_NULL, K_RET0 };
 
@@ -141,13 +159,15 @@ static int check_sites(const char *name, struct static_call_key *key,
 
 static void calls_op(enum kind kind, int (*fn)(int))
 {
+	assert_int_equal(jcc_tail(0), 0);
 	for (int x = 1; x < 4; x++) {
-		int a = op_tail(x), b = op_call(x);
-		n_calls += 2;
+		int a = op_tail(x), b = op_call(x), c = jcc_tail(x);
+		n_calls += 3;
 		if (kind == K_NULL)
 			continue; /* unspecified value, but no crash */
 		assert_int_equal(a, kind == K_RET0 ? 0 : fn(x));
 		assert_int_equal(b, kind == K_RET0 ? 0 : fn(x));
+		assert_int_equal(c, kind == K_RET0 ? 0 : fn(x));
 	}
 }
 
