@@ -250,7 +250,8 @@ SC_API void static_call_batch_reset(struct static_call_batch *batch);
  *
  * Sites use the int3 protocol (they are not placed for atomic stores), so an
  * update that changes one is subject to the SIGTRAP check (-EAGAIN).  Code
- * built without the flags keeps calling through the trampoline.
+ * built without the flags keeps calling through the trampoline, and so do
+ * conditional tail calls (`jne __SCT__x`, emitted by clang -Os).
  * ------------------------------------------------------------------------ */
 enum static_call_site_state {
 	STATIC_CALL_SITE_TRAMPOLINE = 0, /* call/jmp to the trampoline (or to

@@ -107,6 +107,11 @@ static int expand(struct sc_poke *reqs, size_t n)
 	int err = 0;
 
 	work.n = 0;
+	/* pending inline sites join first: that re-sorts the site arrays the
+	 * site pokes below point into */
+	for (size_t i = 0; i < n; i++)
+		if (reqs[i].kind == SC_REQ_CALL && reqs[i].owner)
+			sc_sites_resolve(reqs[i].owner);
 	for (size_t i = 0; !err && i < n; i++) {
 		struct sc_poke *r = &reqs[i], *p;
 		if (r->kind == SC_REQ_CALL) {

@@ -151,6 +151,9 @@ static int site_of(const struct image *im, const struct relsec *r,
 	site->opcode = -1;
 	site->offset = 0;
 	if (contents(im, &r->code)) {
+		const uint8_t *f = im->p + r->code.sh_offset + field;
+		if (sc_arch_site_not_call(f, field))
+			return 0; /* an address taken, a jcc: not a site */
 		site->offset = r->code.sh_offset + field - back;
 		site->opcode = im->p[site->offset];
 	}

@@ -245,7 +245,10 @@ SC_HIDDEN void sc_call_done(const struct sc_poke *req);
 SC_HIDDEN int sc_key_prepare(struct sc_poke *req, struct sc_pokes *out);
 SC_HIDDEN void sc_key_done(const struct sc_poke *req);
 /* Lock held: append the pokes that move every inline site of @key to
- * @func (sites.c); record a patched site's new bytes. */
+ * @func (sites.c); record a patched site's new bytes.  Pending sites join
+ * their trampolines in sc_sites_resolve(), which a batch calls for all its
+ * static calls before the first sc_sites_prepare(). */
+SC_HIDDEN void sc_sites_resolve(struct static_call_key *key);
 SC_HIDDEN int sc_sites_prepare(struct static_call_key *key, void *func,
 			       struct sc_pokes *out);
 SC_HIDDEN void sc_site_done(const struct sc_poke *p);

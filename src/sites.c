@@ -108,6 +108,16 @@ static struct sc_poke *site_poke(struct sc_site *s, void *func,
 	return p;
 }
 
+/* Before any site poke of a batch exists: joining re-sorts a module's
+ * sites, and the pokes point at them (->owner). */
+void sc_sites_resolve(struct static_call_key *key)
+{
+	uintptr_t tramp = (uintptr_t)key->tramp;
+
+	for (size_t k = 0; tramp && k < nsmods; k++)
+		resolve_pending(&smods[k], tramp);
+}
+
 int sc_sites_prepare(struct static_call_key *key, void *func,
 		     struct sc_pokes *out)
 {
@@ -115,7 +125,6 @@ int sc_sites_prepare(struct static_call_key *key, void *func,
 
 	for (size_t k = 0; tramp && k < nsmods; k++) {
 		struct smod *m = &smods[k];
-		resolve_pending(m, tramp);
 		for (size_t i = first_of(m, tramp);
 		     i < m->n && m->v[i].tramp == tramp; i++)
 			if (!site_poke(&m->v[i], func, out))
@@ -150,9 +159,10 @@ int __static_call_sites(struct static_call_key *key,
 		for (size_t i = first_of(m, tramp);
 		     i < m->n && m->v[i].tramp == tramp; i++, n++) {
 			struct sc_site *s = &m->v[i];
-			struct static_call_site *o = &buf[n];
+			struct static_call_site *o;
 			if (n >= max)
-				continue;
+				continue; /* counted only; buf may be NULL */
+			o = &buf[n];
 			memset(o, 0, sizeof(*o));
 			o->addr = s->addr;
 			o->tail = s->tail;
@@ -363,19 +373,65 @@ static int scan_file(struct scan *sc)
 	return n;
 }
 
+/* Is [a, a + len) inside the module's RELRO region (read-only once
+ * relocated, so a pointer there no longer changes)? */
+static bool in_relro(const struct modinfo *mi, uintptr_t a, size_t len)
+{
+	for (int i = 0; i < mi->phnum; i++) {
+		const ElfW(Phdr) *ph = &mi->phdr[i];
+		uintptr_t lo = mi->bias + ph->p_vaddr;
+		if (ph->p_type == PT_GNU_RELRO && a >= lo &&
+		    len <= ph->p_memsz && a - lo <= ph->p_memsz - len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The target a trampoline's bytes name, as an update would pass it.  A RET0
+ * trampoline outside libstaticcall (DEFINE_STATIC_CALL_RET0 in a PIE
+ * executable or another shared object) was linked as a jmp to its module's
+ * PLT entry of __static_call_return0: that is RET0 too (the 5-byte xor at
+ * call sites), not a call to the PLT entry.  The entry is read only once it
+ * is known to lie in an executable segment, and taken for RET0 only if its
+ * slot is in the module's RELRO region (bound for good: -z now), so that
+ * the xor can never outlive what the slot says.
+ */
+static int tramp_target(uintptr_t tramp, void **target)
+{
+	struct modinfo pm;
+	uintptr_t slot;
+	void *func;
+
+	if (sc_arch_tramp_decode((const uint8_t *)tramp, tramp, &func) != 0)
+		return -ENOEXEC; /* checked at registration: cannot happen */
+	pm.anchor = (uintptr_t)func;
+	if (func && dl_iterate_phdr(find_module, &pm) &&
+	    in_segment(&pm, (uintptr_t)func, 16, true) &&
+	    sc_arch_plt_slot(func, &slot) == 0 &&
+	    in_relro(&pm, slot, sizeof(void *)) &&
+	    __atomic_load_n((void **)slot, __ATOMIC_RELAXED) ==
+		    (void *)&__static_call_return0)
+		func = (void *)&__static_call_return0;
+	*target = func;
+	return 0;
+}
+
 /* Bring a new module's sites to their trampolines' targets: one batch. */
 static int sites_sync(struct smod *m)
 {
 	struct sc_pokes *out = sc_work();
-	int err;
+	uintptr_t last = 0;
+	void *func = NULL;
+	int err, bad = 0;
 
 	out->n = 0;
 	for (size_t i = m->pending; i < m->n; i++) {
 		struct sc_site *s = &m->v[i];
-		void *func;
-		if (sc_arch_tramp_decode((const uint8_t *)s->tramp, s->tramp,
-					 &func) != 0)
-			continue; /* checked at registration: cannot happen */
+		if (s->tramp != last) /* sorted by trampoline */
+			bad = tramp_target(last = s->tramp, &func);
+		if (bad)
+			continue;
 		if (!site_poke(s, func, out))
 			return -ENOMEM;
 	}

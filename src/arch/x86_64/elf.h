@@ -52,4 +52,23 @@ static inline uint64_t sc_arch_site_dest(const uint8_t *b, uint64_t addr)
 	return addr + 5 + (uint64_t)(int64_t)rel;
 }
 
+/*
+ * Relocations that look like a site's (PC32 or PLT32, addend -4) but mark
+ * no call or jmp the library rewrites, and are no error either; told apart
+ * by the bytes before the field (@field points at it, @before bytes of the
+ * section precede it):
+ *   - a rip-relative operand, ModRM mod 00 r/m 101 (never e8/e9): the
+ *     trampoline's address taken (`lea __SCT__x(%rip), %rsi` in PIC code:
+ *     static_call(x) passed as a function pointer, or a GOT load the linker
+ *     relaxed into a lea);
+ *   - `0f 80..8f`: a conditional tail call (`jne __SCT__x`, emitted by
+ *     clang -Os), which keeps going through the trampoline.
+ */
+static inline bool sc_arch_site_not_call(const uint8_t *field, uint64_t before)
+{
+	if (before >= 1 && (field[-1] & 0xc7) == 0x05)
+		return true;
+	return before >= 2 && field[-2] == 0x0f && (field[-1] & 0xf0) == 0x80;
+}
+
 #endif
