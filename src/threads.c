@@ -35,50 +35,86 @@ long sc_parse_dec(const char **s)
 	return v;
 }
 
-/*
- * Field @field (numbered as in proc(5)) of a /proc stat file, a decimal
- * number; -1 if unreadable.  The command name (field 2) may hold spaces and
- * parentheses, so counting starts after its last ')'.
- */
-long sc_proc_stat_field(const char *path, int field)
+/* Read a small /proc file into @buf, NUL-terminated; its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	char buf[1024], *p;
-	const char *q;
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	p = strrchr(buf, ')');
+	return n;
+}
+
+/* Where field @field (numbered as in proc(5), from 3 on) of the stat text
+ * @buf starts; NULL if it has none.  The command name (field 2) may hold
+ * spaces and parentheses, so counting starts after its last ')'. */
+static const char *stat_field(const char *buf, int field)
+{
+	const char *p = strrchr(buf, ')');
+
 	if (!p)
-		return -1;
+		return NULL;
 	for (int f = 2; *p && f < field; p++)
 		if (*p == ' ')
 			f++;
-	q = p;
-	return sc_parse_dec(&q);
+	return *p ? p : NULL;
 }
 
-/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone.  Field
- * 32 of /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
- * cheaper for the kernel to produce than status). */
-static int blocks_sigtrap(const char *tid)
+/* Field @field of a /proc stat file, a decimal number; -1 if unreadable. */
+long sc_proc_stat_field(const char *path, int field)
 {
-	char path[64] = "/proc/self/task/";
+	char buf[1024];
+	const char *p;
+
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = stat_field(buf, field);
+	return p ? sc_parse_dec(&p) : -1;
+}
+
+/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone;
+ * *@runnable: its state is R (running, or waiting for a CPU).  Field 32 of
+ * /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
+ * cheaper for the kernel to produce than status). */
+static int blocks_sigtrap(const char *tid, bool *runnable)
+{
+	char path[64] = "/proc/self/task/", buf[1024];
+	const char *p;
 	long mask;
 
 	if (strlen(tid) > 20)
 		return -1;
 	strcat(strcat(path, tid), "/stat");
-	mask = sc_proc_stat_field(path, 32);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = stat_field(buf, 3);
+	*runnable = p && *p == 'R';
+	p = stat_field(buf, 32);
+	mask = p ? sc_parse_dec(&p) : -1;
 	if (mask < 0)
 		return -1;
 	return (int)(((unsigned long)mask >> (SIGTRAP - 1)) & 1);
+}
+
+/* CPU time thread @tid has had, in ns (the first field of its schedstat);
+ * -1 if unknown. */
+static long run_time_ns(const char *tid)
+{
+	char path[64] = "/proc/self/task/", buf[128];
+	const char *p = buf;
+
+	if (strlen(tid) > 20)
+		return -1;
+	strcat(strcat(path, tid), "/schedstat");
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return sc_parse_dec(&p);
 }
 
 static long parse_tid(const char *s) { return sc_parse_dec(&s); }
@@ -87,19 +123,32 @@ static long parse_tid(const char *s) { return sc_parse_dec(&s); }
  * A thread seen with SIGTRAP blocked may just be passing through our own
  * handler (its mask is then the handler's, and it runs no site): it may even
  * have been preempted there, between the kernel setting the handler's mask
- * and the handler registering itself.  So look again, for up to 20 ms,
- * before believing it; a thread that really blocks SIGTRAP stays blocked
- * (and then costs that wait before the update is refused).
+ * and the handler registering itself.  So look again before believing it.
+ * How long a preempted thread waits for a CPU has no bound on a loaded
+ * machine (20 ms, the first limit here, was not enough with a few busy
+ * threads per core), so a thread that can run (state R) is given until it
+ * has had 1 ms of CPU, far more than our handler needs to register itself
+ * or return, with 2 s as the limit.  A thread that sleeps with SIGTRAP
+ * blocked (sigwait(), glibc's timer thread) is not on its way through a
+ * handler: after 20 ms it is believed.
  */
 static bool still_blocked(const char *name)
 {
 	const struct timespec pause = {0, 100000L};
+	long ran0 = run_time_ns(name), ran;
+	bool runnable = false;
 
-	for (int i = 0; i < 200; i++) {
-		if (blocks_sigtrap(name) != 1)
+	for (int i = 0; i < 20000; i++) {
+		if (blocks_sigtrap(name, &runnable) != 1)
 			return false;
 		if (sc_trap_in_handler(parse_tid(name)))
 			return false;
+		if (i >= 200) {
+			ran = run_time_ns(name);
+			if (!runnable || ran0 < 0 || ran < 0 ||
+			    ran - ran0 >= 1000000)
+				return true;
+		}
 		nanosleep(&pause, NULL);
 	}
 	return true;
