@@ -445,7 +445,7 @@ __sc_module_exit(void)
  * The hook runs with the patch lock held: an update from it gets -EDEADLK.
  * ------------------------------------------------------------------------ */
 enum static_call_trace_step {
-	STATIC_CALL_TRACE_BEGIN = 0,  /* batch published, nothing written */
+	STATIC_CALL_TRACE_BEGIN = 0,  /* nothing published or written yet */
 	STATIC_CALL_TRACE_INT3 = 1,   /* int3 on every site, synced */
 	STATIC_CALL_TRACE_TAIL = 2,   /* bytes 1..n-1 written, synced */
 	STATIC_CALL_TRACE_FINISH = 3, /* first bytes written, synced */

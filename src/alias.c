@@ -64,6 +64,21 @@ static int memfd_open(void)
 }
 
 /*
+ * mmap(MAP_FIXED) of the memfd over a code page, as a raw system call.  The
+ * swap changes no byte the program can see, so it is no news to a
+ * sanitizer either; and ThreadSanitizer's mmap interceptor, which resets
+ * the shadow of every new mapping, would fault on it: TSan maps the shadow
+ * of the program's code (r-x file mappings) read-only at start-up.
+ */
+static void *map_code_page(uintptr_t page, int prot, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, page, PAGE, prot, MAP_SHARED | MAP_FIXED, fd,
+			 off);
+
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+/*
  * Give @page a writable view backed by offset @off of @fd (a fresh page of
  * that memfd): copy, map RW, check that an executable mapping of the memfd
  * is allowed at all, then swap the code page.  If *@rw is set, the view
@@ -88,7 +103,7 @@ static int alias_map(int fd, off_t off, uintptr_t page, int prot, uint8_t **rw)
 	v = mmap(*rw, PAGE, PROT_READ | PROT_WRITE, vflags, fd, off);
 	if (v == MAP_FAILED)
 		return -errno;
-	x = mmap((void *)page, PAGE, prot, MAP_SHARED | MAP_FIXED, fd, off);
+	x = map_code_page(page, prot, fd, off);
 	if (x != (void *)page) {
 		int e = errno;
 		if (!*rw)

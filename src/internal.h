@@ -22,6 +22,21 @@
  * keep sanitizers' bookkeeping out of it. */
 #define SC_SIGNAL_CODE                                                         \
 	__attribute__((no_sanitize("address", "undefined", "thread")))
+/* Code that stores into code pages while they are writable (the mprotect
+ * window): no sanitizer instrumentation at all, not even a call into the
+ * runtime, which could sit on the page that is not executable for the
+ * moment.  ThreadSanitizer also keeps the shadow of the program's code
+ * read-only (code cannot race, it assumes), so an instrumented store to
+ * code faults inside the runtime.  What orders these bytes for the threads
+ * that run them is the protocol's membarrier, which no sanitizer sees. */
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation) /* clang 14 */
+#define SC_CODE_WRITER __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef SC_CODE_WRITER
+#define SC_CODE_WRITER __attribute__((no_sanitize("thread")))
+#endif
 
 /* ------------------------------------------------------------------------
  * One patch: a site of up to SC_POKE_MAX bytes, its old and new bytes, and

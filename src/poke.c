@@ -247,8 +247,11 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 			return err;
 	}
 
-	sc_trap_publish(p, n);
+	/* BEGIN before the batch is visible to anyone, as in batch_atomic():
+	 * once published, a late trap left by the previous update of a site
+	 * may already be emulated with this batch's new instruction. */
 	trace(STATIC_CALL_TRACE_BEGIN, n);
+	sc_trap_publish(p, n);
 
 	for (done = 0; done < n; done++) {
 		err = via_int3(&p[done])

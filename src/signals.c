@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Installing our handlers and passing on the signals that are not ours. */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -18,10 +19,45 @@ static bool same(const struct sigaction *a, const struct sigaction *b)
 	return a->sa_handler == b->sa_handler && a->sa_flags == b->sa_flags;
 }
 
+/* Patch lock held: make @sa the handler to pass foreign signals to. */
+static void set_prev(struct sc_sigslot *s, const struct sigaction *sa)
+{
+	int idx = atomic_load(&s->idx) ^ 1;
+
+	/* A handler may still be copying this slot: it loaded the index
+	 * before the last flip.  It copies a few words with every signal
+	 * blocked, so the wait is short. */
+	while (atomic_load(&s->readers[idx]) != 0)
+		sched_yield();
+	s->prev[idx] = *sa;
+	atomic_store(&s->idx, idx);
+}
+
+/* The handler foreign signals go to, copied.  Async-signal-safe. */
+static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s, struct sigaction *out)
+{
+	int idx;
+
+	for (;;) {
+		idx = atomic_load(&s->idx);
+		atomic_fetch_add(&s->readers[idx], 1);
+		if (atomic_load(&s->idx) == idx)
+			break; /* counted before the slot could be reused */
+		atomic_fetch_sub(&s->readers[idx], 1);
+	}
+	*out = s->prev[idx];
+	atomic_fetch_sub(&s->readers[idx], 1);
+}
+
+void sc_sig_after_fork(struct sc_sigslot *s)
+{
+	atomic_store(&s->readers[0], 0);
+	atomic_store(&s->readers[1], 0);
+}
+
 int sc_sig_take(struct sc_sigslot *s)
 {
 	struct sigaction cur, got, sa;
-	int idx;
 
 	if (sigaction(s->sig, NULL, &cur) != 0)
 		return -errno;
@@ -33,9 +69,7 @@ int sc_sig_take(struct sc_sigslot *s)
 		sc_info("handler of signal %d was replaced; installing ours "
 			"again and passing other signals on to it",
 			s->sig);
-	idx = atomic_load(&s->idx) ^ 1;
-	s->prev[idx] = cur;
-	atomic_store(&s->idx, idx);
+	set_prev(s, &cur);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = s->handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -47,17 +81,10 @@ int sc_sig_take(struct sc_sigslot *s)
 	}
 	if (!same(&got, &cur) && !is_ours(s, &got)) {
 		/* replaced again between our two calls: keep the newest */
-		idx ^= 1;
-		s->prev[idx] = got;
-		atomic_store(&s->idx, idx);
+		set_prev(s, &got);
 	}
 	s->installed = true;
 	return 0;
-}
-
-const struct sigaction *sc_sig_prev(struct sc_sigslot *s)
-{
-	return &s->prev[atomic_load(&s->idx)];
 }
 
 int sc_mark(struct sc_marks *m, long tid, uintptr_t sp)
@@ -118,10 +145,12 @@ static SC_SIGNAL_CODE bool sync_trap(const siginfo_t *si)
 }
 
 SC_SIGNAL_CODE void sc_sig_chain(int sig, siginfo_t *si, void *uc,
-				 const struct sigaction *prev)
+				 struct sc_sigslot *s)
 {
-	struct sigaction p = *prev;
+	struct sigaction p;
 	sigset_t mask;
+
+	get_prev(s, &p);
 
 	if (p.sa_handler == SIG_IGN && !sync_trap(si))
 		return;
@@ -134,9 +163,9 @@ SC_SIGNAL_CODE void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 	}
 	/* The mask the kernel would have set for the previous handler. */
 	mask = ((ucontext_t *)uc)->uc_sigmask;
-	for (int s = 1; s < NSIG; s++)
-		if (sigismember(&p.sa_mask, s) == 1)
-			sigaddset(&mask, s);
+	for (int n = 1; n < NSIG; n++)
+		if (sigismember(&p.sa_mask, n) == 1)
+			sigaddset(&mask, n);
 	if (!(p.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
 	sigprocmask(SIG_SETMASK, &mask, NULL);

@@ -11,12 +11,16 @@
  * kept in two slots: a (re)install publishes it in the free slot and flips
  * the index BEFORE our handler is installed, so a signal that arrives
  * meanwhile on another thread is always passed on to the right handler.
+ * A handler copying a slot counts itself in readers[slot]; a slot is only
+ * rewritten once nobody copies it, or a handler slow to copy the slot it
+ * found (two re-installs ago) would read a torn struct sigaction.
  */
 struct sc_sigslot {
 	int sig;
 	void (*handler)(int, siginfo_t *, void *);
 	struct sigaction prev[2];
 	_Atomic int idx;
+	_Atomic int readers[2];
 	bool installed; /* under the patch lock */
 };
 
@@ -27,8 +31,8 @@ struct sc_sigslot {
  * the one to pass foreign signals to.  Patch lock held.
  */
 SC_HIDDEN int sc_sig_take(struct sc_sigslot *s);
-/* The handler foreign signals go to.  Async-signal-safe. */
-SC_HIDDEN const struct sigaction *sc_sig_prev(struct sc_sigslot *s);
+/* In a fork child: the parent's other threads copy no slot here. */
+SC_HIDDEN void sc_sig_after_fork(struct sc_sigslot *s);
 
 /*
  * Threads marked as being inside one of our handlers (for the SIGTRAP check
@@ -49,13 +53,14 @@ SC_HIDDEN bool sc_marks_has(struct sc_marks *m, long tid);
 SC_HIDDEN bool sc_marked(struct sc_marks *m, long tid, uintptr_t sp);
 
 /*
- * Hand a signal that is not ours to @prev, as the kernel would have
- * delivered it: with @prev's mask, or with the default action (a synchronous
- * trap that the previous owner ignored or left at default kills the process,
- * as it would have without us).  Async-signal-safe.
+ * Hand a signal that is not ours to the handler @s replaced, as the kernel
+ * would have delivered it: with that handler's mask, or with the default
+ * action (a synchronous trap that the previous owner ignored or left at
+ * default kills the process, as it would have without us).
+ * Async-signal-safe.
  */
 SC_HIDDEN void sc_sig_chain(int sig, siginfo_t *si, void *uc,
-			    const struct sigaction *prev);
+			    struct sc_sigslot *s);
 /* The default action for @sig, as if nobody had a handler. */
 SC_HIDDEN void sc_sig_default(int sig);
 

@@ -40,14 +40,6 @@ static enum sc_write_method method = SC_WRITE_AUTO;
 
 void sc_text_set_method(enum sc_write_method m) { method = m; }
 
-void sc_text_after_fork(void)
-{
-	if (mem_fd >= 0)
-		close(mem_fd);
-	mem_fd = -1;
-	mem_fd_failed = false;
-}
-
 static int write_procmem(void *addr, const void *src, size_t len)
 {
 	ssize_t n;
@@ -105,7 +97,16 @@ static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
 		sc_stat_add(segv_waits, 1);
 		return;
 	}
-	sc_sig_chain(sig, si, uc, sc_sig_prev(&segv_slot));
+	sc_sig_chain(sig, si, uc, &segv_slot);
+}
+
+void sc_text_after_fork(void)
+{
+	sc_sig_after_fork(&segv_slot);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	mem_fd = -1;
+	mem_fd_failed = false;
 }
 
 static inline __attribute__((always_inline)) long
@@ -118,7 +119,7 @@ raw_mprotect(uintptr_t a, size_t len, int prot)
  * The window itself: no calls (libc may share the page in a static
  * executable), inline system calls, a plain byte copy.
  */
-static __attribute__((noinline)) long
+static SC_CODE_WRITER __attribute__((noinline)) long
 mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
 		const uint8_t *src, size_t len)
 {

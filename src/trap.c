@@ -133,7 +133,7 @@ static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	slot = sc_mark(&chaining, tid, sp);
-	sc_sig_chain(sig, si, uc, sc_sig_prev(&trap_slot));
+	sc_sig_chain(sig, si, uc, &trap_slot);
 	sc_unmark(&chaining, slot);
 }
 
@@ -156,6 +156,7 @@ int sc_trap_install(void) { return sc_sig_take(&trap_slot); }
 void sc_trap_after_fork(void)
 {
 	atomic_store(&readers, 0);
+	sc_sig_after_fork(&trap_slot);
 	for (int i = 0; i < SC_MARK_SLOTS; i++) {
 		sc_unmark(&in_handler, i);
 		sc_unmark(&chaining, i);

@@ -13,6 +13,31 @@
 
 #include "common.h"
 
+#ifdef SC_TEST_TSAN
+#include <sanitizer/common_interface_defs.h>
+
+static void *tsan_nothing(void *arg) { return arg; }
+
+/*
+ * ThreadSanitizer starts a background thread of its own at the first
+ * pthread_create(), with every signal blocked.  It never runs the program's
+ * code, but the library cannot know that: its SIGTRAP check (an int3 would
+ * kill a thread that blocks SIGTRAP) refuses every int3 patch, with -EAGAIN,
+ * while that thread exists.  Start it now with a thread of our own, then
+ * stop it the one way TSan offers: the sandbox notification, after which it
+ * is not started again.  It only flushes memory and writes profiles, which
+ * the tests do not ask for.
+ */
+__attribute__((constructor)) static void tsan_stop_background_thread(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, tsan_nothing, NULL) == 0)
+		pthread_join(t, NULL);
+	__sanitizer_sandbox_on_notify(NULL);
+}
+#endif
+
 double sc_now(void)
 {
 	struct timespec ts;

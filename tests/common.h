@@ -12,6 +12,18 @@
 
 #include <staticcall.h>
 
+/* Built with ThreadSanitizer (clang or gcc)?  Some tests leave out, under
+ * TSan only, what TSan changes about the program: it runs every signal
+ * handler with all signals blocked, whatever its sa_mask, and delivers
+ * asynchronous signals only at its next interceptor. */
+#if defined(__SANITIZE_THREAD__)
+#define SC_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SC_TEST_TSAN 1
+#endif
+#endif
+
 /* Seconds a stress test runs: @dflt, scaled by STATICCALL_TEST_SECONDS
  * (an absolute number of seconds) for soak runs. */
 double sc_test_seconds(double dflt);

@@ -101,6 +101,15 @@ static void *firer(void *arg)
 	return NULL;
 }
 
+/* glibc starts the threads of a SIGEV_THREAD timer inside libc, where
+ * ThreadSanitizer does not see them start: instrumented code run in them
+ * (timer_cb) crashes its runtime.  So under TSan there is no timer. */
+#ifdef SC_TEST_TSAN
+#define WITH_TIMER 0
+#else
+#define WITH_TIMER 1
+#endif
+
 static void timer_cb(union sigval v)
 {
 	(void)v;
@@ -194,14 +203,17 @@ static void test_blocked_threads_survive(void **state)
 	sa.sa_flags = SA_RESTART;
 	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
 
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_THREAD;
-	sev.sigev_notify_function = timer_cb;
-	assert_int_equal(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
-	its.it_value.tv_sec = 0;
-	its.it_value.tv_nsec = 1000 * 1000;
-	its.it_interval = its.it_value;
-	assert_int_equal(timer_settime(timer, 0, &its, NULL), 0);
+	if (WITH_TIMER) {
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_THREAD;
+		sev.sigev_notify_function = timer_cb;
+		assert_int_equal(timer_create(CLOCK_MONOTONIC, &sev, &timer),
+				 0);
+		its.it_value.tv_sec = 0;
+		its.it_value.tv_nsec = 1000 * 1000;
+		its.it_interval = its.it_value;
+		assert_int_equal(timer_settime(timer, 0, &its, NULL), 0);
+	}
 
 	pthread_create(&tb, NULL, blocked_thread, NULL);
 	pthread_create(&tv, NULL, victim_thread, NULL);
@@ -229,7 +241,8 @@ static void test_blocked_threads_survive(void **state)
 		updates++;
 	}
 	atomic_store(&stop, 1);
-	timer_delete(timer);
+	if (WITH_TIMER)
+		timer_delete(timer);
 	pthread_join(tf, NULL);
 	pthread_join(tb, NULL);
 	pthread_join(tv, NULL);
@@ -252,7 +265,7 @@ static void test_blocked_threads_survive(void **state)
 	assert_true(atomic_load(&calls_blocked) > 0);
 	assert_true(atomic_load(&calls_handler) > 0);
 	assert_true(atomic_load(&calls_handler_patcher) > 0);
-	assert_true(atomic_load(&calls_timer) > 0);
+	assert_true(!WITH_TIMER || atomic_load(&calls_timer) > 0);
 	assert_true(atomic_load(&calls_hook) > 0);
 	/* trap-free: nobody ever met an int3 */
 	assert_int_equal(after.traps_emulated - before.traps_emulated, 0);
@@ -321,6 +334,8 @@ static void test_latency_side_by_side(void **state)
 static void test_int3_refused_after_timer(void **state)
 {
 	(void)state;
+	if (!WITH_TIMER)
+		skip();
 	sc_test_capture_log();
 	assert_int_equal(static_call_set_option("protocol", "int3"), 0);
 	assert_int_equal(retarget(), -EAGAIN);

@@ -243,6 +243,12 @@ static void test_update_from_hook(void **state)
 static void test_update_from_signal_handler(void **state)
 {
 	(void)state;
+#ifdef SC_TEST_TSAN
+	/* TSan runs every handler with all signals blocked, whatever its
+	 * sa_mask: the update from the handler then (rightly) refuses the
+	 * int3 protocol, -EAGAIN, since this very thread blocks SIGTRAP. */
+	skip();
+#endif
 	install_usr1();
 	sig_rc = 1;
 	sig_count = 0;
@@ -274,6 +280,11 @@ static void test_update_from_signal_inside_update(void **state)
 {
 	struct static_call_stats before, after;
 	(void)state;
+#ifdef SC_TEST_TSAN
+	/* The same: the handler would run a site holding int3 with SIGTRAP
+	 * blocked, which the kernel punishes with death. */
+	skip();
+#endif
 
 	install_usr1();
 	assert_int_equal(static_call_update(nt_op, add1), 0);
