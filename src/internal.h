@@ -101,6 +101,8 @@ SC_HIDDEN void sc_text_store_words(uint8_t *addr, uint8_t *rw,
 				   const uint8_t *old, const uint8_t *new,
 				   size_t len);
 SC_HIDDEN void sc_text_after_fork(void);
+/* Is thread @tid running our SIGSEGV handler (waiting out a window)? */
+SC_HIDDEN bool sc_text_in_handler(long tid);
 
 /* Look up the mapping holding [addr, addr+len): 0 and its PROT_* bits, or
  * -EFAULT if the range is not mapped by one mapping.  Async-signal-safe. */

@@ -40,8 +40,17 @@ static enum sc_write_method method = SC_WRITE_AUTO;
 
 void sc_text_set_method(enum sc_write_method m) { method = m; }
 
+/* Threads inside segv_handler(): SIGTRAP is blocked there (as in every
+ * handler of ours), harmlessly, and the int3 protocol's check of signal
+ * masks must not take them for threads that block it. */
+static struct sc_marks in_segv;
+
+bool sc_text_in_handler(long tid) { return sc_marks_has(&in_segv, tid); }
+
 void sc_text_after_fork(void)
 {
+	for (int i = 0; i < SC_MARK_SLOTS; i++)
+		sc_unmark(&in_segv, i);
 	if (mem_fd >= 0)
 		close(mem_fd);
 	mem_fd = -1;
@@ -130,7 +139,7 @@ static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .handler = segv_handler};
  * ours opened or closed meanwhile, the fault is not ours: like any other,
  * it goes to the application's handler.
  */
-static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
+static SC_SIGNAL_CODE bool segv_ours(siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
 
@@ -142,19 +151,30 @@ static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
 			sc_stat_add(segv_waits, 1);
 			while (in_window(a))
 				syscall(SYS_sched_yield);
-			return; /* re-run the faulting instruction */
+			return true; /* re-run the faulting instruction */
 		}
 		if (a != sc_arch_pc(uc) || !was_windowed(a))
 			break;
 		if (sc_mem_prot((void *)a, 1, &prot) == 0 &&
 		    (prot & PROT_EXEC)) {
 			sc_stat_add(segv_waits, 1);
-			return; /* a window closed since the fault */
+			return true; /* a window closed since the fault */
 		}
 		if (atomic_load(&window_seq) == seq)
 			break;
 	}
-	sc_sig_chain(sig, si, uc, sc_sig_prev(&segv_slot));
+	return false;
+}
+
+static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	int slot = sc_mark(&in_segv, sc_gettid(),
+			   (uintptr_t)__builtin_frame_address(0));
+	bool ours = segv_ours(si, uc);
+
+	sc_unmark(&in_segv, slot);
+	if (!ours)
+		sc_sig_chain(sig, si, uc, sc_sig_prev(&segv_slot));
 }
 
 static inline __attribute__((always_inline)) long

@@ -84,10 +84,11 @@ static int blocks_sigtrap(const char *tid)
 static long parse_tid(const char *s) { return sc_parse_dec(&s); }
 
 /*
- * A thread seen with SIGTRAP blocked may just be passing through our own
- * handler (its mask is then the handler's, and it runs no site): it may even
- * have been preempted there, between the kernel setting the handler's mask
- * and the handler registering itself.  So look again, for up to 20 ms,
+ * A thread seen with SIGTRAP blocked may just be passing through one of our
+ * handlers (its mask is then the handler's, and it runs no site): the
+ * SIGTRAP handler, or the SIGSEGV handler waiting out an mprotect window
+ * (textwrite.c).  It may even have been preempted there, between the kernel
+ * setting the handler's mask and the handler registering itself.  So look again, for up to 20 ms,
  * before believing it; a thread that really blocks SIGTRAP stays blocked
  * (and then costs that wait before the update is refused).
  */
@@ -98,7 +99,8 @@ static bool still_blocked(const char *name)
 	for (int i = 0; i < 200; i++) {
 		if (blocks_sigtrap(name) != 1)
 			return false;
-		if (sc_trap_in_handler(parse_tid(name)))
+		if (sc_trap_in_handler(parse_tid(name)) ||
+		    sc_text_in_handler(parse_tid(name)))
 			return false;
 		nanosleep(&pause, NULL);
 	}
