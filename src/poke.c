@@ -324,11 +324,14 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 fail:
 	if (step == 3) {
 		/* sites [0, done) are complete: trap them again before their
-		 * tails go back; without a sync for that, pin */
-		for (size_t i = 0; i < done; i++)
-			if (via_int3(&p[i]))
-				sc_text_write(p[i].addr, &trap_byte, 1);
-		if (sc_sync_cores()) {
+		 * tails go back.  A site that cannot be trapped again is live:
+		 * its tail must not be touched.  That, or no sync: pin. */
+		bool trapped = true;
+		for (size_t i = 0; trapped && i < done; i++)
+			if (via_int3(&p[i]) &&
+			    sc_text_write(p[i].addr, &trap_byte, 1))
+				trapped = false;
+		if (!trapped || sc_sync_cores()) {
 			pin(p, n);
 			sc_trap_unpublish(); /* the pinned copy answers now */
 			return err;
