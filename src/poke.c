@@ -159,22 +159,36 @@ struct pinned {
 	struct sc_poke pokes[];
 };
 
+/*
+ * Only the sites that still start with int3 are kept: a site whose first
+ * byte was put back (or that holds its complete new instruction) must not
+ * be answered from here, or a late trap on it after a later, successful
+ * update would run this batch's instruction instead of re-running the site.
+ */
 static void pin(struct sc_poke *p, size_t n)
 {
-	size_t bytes = sizeof(struct pinned) + n * sizeof(*p);
-	struct pinned *pn = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t m = 0, bytes;
+	struct pinned *pn;
 
+	for (size_t i = 0; i < n; i++)
+		m += via_int3(&p[i]) && *p[i].addr == trap_byte;
 	sc_warn("could not restore %zu site(s) after a failed write; their "
 		"traps stay emulated for good",
-		n);
+		m);
+	if (m == 0)
+		return;
+	bytes = sizeof(struct pinned) + m * sizeof(*p);
+	pn = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pn == MAP_FAILED) {
 		/* nothing left to answer these traps: they will be fatal */
 		sc_warn("cannot pin the batch (out of memory)");
 		return;
 	}
-	pn->n = n;
-	memcpy(pn->pokes, p, n * sizeof(*p));
+	pn->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (via_int3(&p[i]) && *p[i].addr == trap_byte)
+			pn->pokes[pn->n++] = p[i];
 	pn->next = atomic_load(&pinned_list);
 	atomic_store(&pinned_list, pn);
 }
