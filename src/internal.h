@@ -190,6 +190,10 @@ SC_HIDDEN int sc_poke_batch(struct sc_poke *pokes, size_t n);
 /* A site of a batch that could not be restored after a failed write, kept
  * published for good; NULL normally.  Async-signal-safe. */
 SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
+/* Has any batch been pinned?  From then on, requests that change no code
+ * still have their sites checked (a pinned site is not what the state of
+ * its static call or key says). */
+SC_HIDDEN bool sc_poke_pinned_any(void);
 
 /* ------------------------------------------------------------------------
  * Requests (batch.c, static_call.c, jump_label.c)

@@ -153,6 +153,7 @@ static int write_tails(struct sc_poke *p, size_t n, bool use_new, size_t *done,
 
 /* Pinned batches: never unpublished, never freed (see above). */
 static _Atomic(struct pinned *) pinned_list;
+static _Atomic bool pinned_any;
 struct pinned {
 	struct pinned *next;
 	size_t n;
@@ -170,6 +171,7 @@ static void pin(struct sc_poke *p, size_t n)
 	size_t m = 0, bytes;
 	struct pinned *pn;
 
+	atomic_store(&pinned_any, true);
 	for (size_t i = 0; i < n; i++)
 		m += via_int3(&p[i]) && *p[i].addr == trap_byte;
 	sc_warn("could not restore %zu site(s) after a failed write; their "
@@ -192,6 +194,8 @@ static void pin(struct sc_poke *p, size_t n)
 	pn->next = atomic_load(&pinned_list);
 	atomic_store(&pinned_list, pn);
 }
+
+bool sc_poke_pinned_any(void) { return atomic_load(&pinned_any); }
 
 SC_SIGNAL_CODE const struct sc_poke *sc_poke_find_pinned(uintptr_t site)
 {
