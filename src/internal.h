@@ -250,6 +250,9 @@ SC_HIDDEN extern struct sc_stats sc_stats;
 /* Read an environment variable safely before/after main. */
 SC_HIDDEN const char *sc_getenv(const char *name);
 
+/* The mark of our signal handlers' entries (signals.h): "callsig1". */
+#define SC_SIG_MAGIC 0x316769736c6c6163
+
 #include "arch/arch.h"
 
 #endif /* SC_INTERNAL_H */

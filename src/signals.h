@@ -11,24 +11,40 @@
  * kept in two slots: a (re)install publishes it in the free slot and flips
  * the index BEFORE our handler is installed, so a signal that arrives
  * meanwhile on another thread is always passed on to the right handler.
+ *
+ * What is installed is @entry, made with SC_ARCH_SIG_ENTRY(): it jumps to
+ * the handler, and its first bytes carry SC_SIG_MAGIC, so that another copy
+ * of the library in the process (a static libstaticcall.a linked into
+ * another shared object) can tell it from any other handler.  The handler
+ * answers a query from such a copy (sc_sig_answer()): which handler it
+ * passes foreign signals on to.  A copy that finds another copy's handler
+ * in front of its own, and is reached from it, leaves it there instead of
+ * taking over again, which would make the two pass foreign signals on to
+ * each other in a circle.
  */
 struct sc_sigslot {
 	int sig;
-	void (*handler)(int, siginfo_t *, void *);
+	void (*entry)(int, siginfo_t *, void *);
 	struct sigaction prev[2];
 	_Atomic int idx;
 	bool installed; /* under the patch lock */
 };
 
 /*
- * Install s->handler for s->sig (SA_SIGINFO, every signal blocked while it
+ * Install s->entry for s->sig (SA_SIGINFO, every signal blocked while it
  * runs, so nothing can interrupt a handler that holds a batch reference),
- * unless it is installed already; a handler found in its place is kept as
- * the one to pass foreign signals to.  Patch lock held.
+ * unless it is installed already, or was and is still reached through the
+ * handlers of other copies of the library in front of it; a handler found
+ * in its place is kept as the one to pass foreign signals to.  Patch lock
+ * held.
  */
 SC_HIDDEN int sc_sig_take(struct sc_sigslot *s);
 /* The handler foreign signals go to.  Async-signal-safe. */
 SC_HIDDEN const struct sigaction *sc_sig_prev(struct sc_sigslot *s);
+/* First thing in each handler: true (and the query answered) when called
+ * by another copy of the library (si NULL, a query at uc), not by the
+ * kernel. */
+SC_HIDDEN bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc);
 
 /*
  * Threads marked as being inside one of our handlers (for the SIGTRAP check

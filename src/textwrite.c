@@ -40,7 +40,7 @@ static enum sc_write_method method = SC_WRITE_AUTO;
 
 void sc_text_set_method(enum sc_write_method m) { method = m; }
 
-/* Threads inside segv_handler(): SIGTRAP is blocked there (as in every
+/* Threads inside sc_segv_handler(): SIGTRAP is blocked there (as in every
  * handler of ours), harmlessly, and the int3 protocol's check of signal
  * masks must not take them for threads that block it. */
 static struct sc_marks in_segv;
@@ -126,8 +126,10 @@ static SC_SIGNAL_CODE bool in_window(uintptr_t a)
 	return a >= atomic_load(&window_lo) && a < atomic_load(&window_hi);
 }
 
-static void segv_handler(int sig, siginfo_t *si, void *uc);
-static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .handler = segv_handler};
+SC_HIDDEN void sc_segv_handler(int sig, siginfo_t *si, void *uc);
+SC_HIDDEN void sc_segv_entry(int sig, siginfo_t *si, void *uc);
+SC_ARCH_SIG_ENTRY(sc_segv_entry, sc_segv_handler);
+static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .entry = sc_segv_entry};
 
 /*
  * A fault on a window page: wait while the window is open, then re-run the
@@ -166,11 +168,16 @@ static SC_SIGNAL_CODE bool segv_ours(siginfo_t *si, void *uc)
 	return false;
 }
 
-static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
+SC_SIGNAL_CODE void sc_segv_handler(int sig, siginfo_t *si, void *uc)
 {
-	int slot = sc_mark(&in_segv, sc_gettid(),
-			   (uintptr_t)__builtin_frame_address(0));
-	bool ours = segv_ours(si, uc);
+	int slot;
+	bool ours;
+
+	if (sc_sig_answer(&segv_slot, si, uc))
+		return; /* another copy of the library asked */
+	slot = sc_mark(&in_segv, sc_gettid(),
+		       (uintptr_t)__builtin_frame_address(0));
+	ours = segv_ours(si, uc);
 
 	sc_unmark(&in_segv, slot);
 	if (!ours)
