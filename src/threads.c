@@ -64,21 +64,63 @@ long sc_proc_stat_field(const char *path, int field)
 	return sc_parse_dec(&q);
 }
 
-/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone.  Field
- * 32 of /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
- * cheaper for the kernel to produce than status). */
-static int blocks_sigtrap(const char *tid)
+/* Read /proc/self/task/<tid>/<file> into @buf; its length, or -1. */
+static ssize_t task_file(const char *tid, const char *file, char *buf,
+			 size_t size)
 {
 	char path[64] = "/proc/self/task/";
-	long mask;
+	ssize_t n;
+	int fd;
 
 	if (strlen(tid) > 20)
 		return -1;
-	strcat(strcat(path, tid), "/stat");
-	mask = sc_proc_stat_field(path, 32);
+	strcat(strcat(strcat(path, tid), "/"), file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+/* 1 if thread @tid has SIGTRAP blocked, 0 if not, -1 if it is gone; its
+ * state in *@state ('R': running or waiting for a CPU).  Field 32 of
+ * /proc/self/task/<tid>/stat is the blocked mask, in decimal (stat is
+ * cheaper for the kernel to produce than status), field 3 the state. */
+static int blocks_sigtrap(const char *tid, char *state)
+{
+	char buf[1024], *p;
+	const char *q;
+	long mask;
+
+	if (task_file(tid, "stat", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')'); /* the name (field 2) may hold anything */
+	if (!p || !p[1] || !p[2])
+		return -1;
+	*state = p[2];
+	for (int f = 2; *p && f < 32; p++)
+		if (*p == ' ')
+			f++;
+	q = p;
+	mask = sc_parse_dec(&q);
 	if (mask < 0)
 		return -1;
 	return (int)(((unsigned long)mask >> (SIGTRAP - 1)) & 1);
+}
+
+/* Nanoseconds thread @tid has run (schedstat); -1 if unknown. */
+static long ran_ns(const char *tid)
+{
+	char buf[128];
+	const char *q = buf;
+
+	if (task_file(tid, "schedstat", buf, sizeof(buf)) < 0)
+		return -1;
+	return sc_parse_dec(&q);
 }
 
 static long parse_tid(const char *s) { return sc_parse_dec(&s); }
@@ -88,20 +130,31 @@ static long parse_tid(const char *s) { return sc_parse_dec(&s); }
  * handlers (its mask is then the handler's, and it runs no site): the
  * SIGTRAP handler, or the SIGSEGV handler waiting out an mprotect window
  * (textwrite.c).  It may even have been preempted there, between the kernel
- * setting the handler's mask and the handler registering itself.  So look again, for up to 20 ms,
- * before believing it; a thread that really blocks SIGTRAP stays blocked
- * (and then costs that wait before the update is refused).
+ * setting the handler's mask and the handler registering itself.  So look
+ * again, 200 times 100 us apart, before believing it; a thread that really
+ * blocks SIGTRAP stays blocked (and then costs that wait, about 20 ms,
+ * before the update is refused).  A look counts only if the thread has run
+ * since the previous one, or is not waiting for a CPU: on a loaded machine
+ * a thread preempted inside our handler shows nothing until it runs again
+ * (then the looks may take up to about 2 s in all).
  */
 static bool still_blocked(const char *name)
 {
 	const struct timespec pause = {0, 100000L};
+	long tid = parse_tid(name), ran = -2;
+	int looks = 0;
 
-	for (int i = 0; i < 200; i++) {
-		if (blocks_sigtrap(name) != 1)
+	for (int i = 0; looks < 200 && i < 20000; i++) {
+		char state = '?';
+		long now;
+		if (blocks_sigtrap(name, &state) != 1)
 			return false;
-		if (sc_trap_in_handler(parse_tid(name)) ||
-		    sc_text_in_handler(parse_tid(name)))
+		if (sc_trap_in_handler(tid) || sc_text_in_handler(tid))
 			return false;
+		now = ran_ns(name);
+		if (state != 'R' || now < 0 || now != ran)
+			looks++;
+		ran = now;
 		nanosleep(&pause, NULL);
 	}
 	return true;
