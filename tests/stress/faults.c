@@ -730,7 +730,7 @@ static int run_child(const char *name, void (*fn)(void))
 	fflush(stderr);
 	pid = fork();
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
+		alarm(CHILD_ALARM + (unsigned int)(5 * sc_test_seconds(1.0)));
 		static_call_get_stats(&st0, sizeof(st0));
 		fn();
 		_exit(R->fail[0] ? 1 : 0);
