@@ -92,7 +92,7 @@ static int verify(const struct sc_poke *p)
 {
 	char want[3 * SC_POKE_MAX], have[3 * SC_POKE_MAX];
 
-	if (p->skip || memcmp(p->addr, p->old, p->len) == 0)
+	if (memcmp(p->addr, p->old, p->len) == 0)
 		return 0;
 	sc_hexdump(want, p->old, p->len);
 	sc_hexdump(have, p->addr, p->len);
@@ -116,7 +116,8 @@ static int expand(struct sc_poke *reqs, size_t n)
 		struct sc_poke *r = &reqs[i], *p;
 		if (r->kind == SC_REQ_CALL) {
 			err = sc_call_prepare(r);
-			if (!err && !r->skip) {
+			/* no change: checked only once a batch was pinned */
+			if (!err && (!r->skip || sc_poke_pinned_any())) {
 				p = sc_pokes_add(&work);
 				if (!p)
 					return -ENOMEM;

@@ -130,6 +130,8 @@ SC_HIDDEN void sc_text_store_words(uint8_t *addr, uint8_t *rw,
 				   const uint8_t *old, const uint8_t *new,
 				   size_t len);
 SC_HIDDEN void sc_text_after_fork(void);
+/* Is thread @tid running our SIGSEGV handler (waiting out a window)? */
+SC_HIDDEN bool sc_text_in_handler(long tid);
 
 /* Look up the mapping holding [addr, addr+len): 0 and its PROT_* bits, or
  * -EFAULT if the range is not mapped by one mapping.  Async-signal-safe. */
@@ -223,6 +225,10 @@ SC_HIDDEN int sc_poke_batch(struct sc_poke *pokes, size_t n);
 /* A site of a batch that could not be restored after a failed write, kept
  * published for good; NULL normally.  Async-signal-safe. */
 SC_HIDDEN const struct sc_poke *sc_poke_find_pinned(uintptr_t site);
+/* Has any batch been pinned?  From then on, requests that change no code
+ * still have their sites checked (a pinned site is not what the state of
+ * its static call or key says). */
+SC_HIDDEN bool sc_poke_pinned_any(void);
 
 /* ------------------------------------------------------------------------
  * Requests (batch.c, static_call.c, jump_label.c)
@@ -298,6 +304,9 @@ SC_HIDDEN extern struct sc_stats sc_stats;
 
 /* Read an environment variable safely before/after main. */
 SC_HIDDEN const char *sc_getenv(const char *name);
+
+/* The mark of our signal handlers' entries (signals.h): "callsig1". */
+#define SC_SIG_MAGIC 0x316769736c6c6163
 
 #include "arch/arch.h"
 

@@ -243,6 +243,31 @@ static int add_site_pokes(struct jmod *m, struct static_key *key, int from,
 	return 0;
 }
 
+/* A request that changes no site of @key in @m, once a batch was pinned:
+ * pokes that change nothing, so that the commit checks the sites. */
+static int add_check_pokes(struct jmod *m, struct static_key *key, int cur,
+			   struct sc_pokes *out)
+{
+	for (struct static_key_entry *e = first_of(m, key);
+	     e < m->stop && entry_key(e) == key; e++) {
+		struct sc_poke *p;
+		if (entry_dead(e))
+			continue;
+		p = sc_pokes_add(out);
+		if (!p)
+			return -ENOMEM;
+		p->addr = entry_code(e);
+		p->len = 5;
+		site_bytes(e, site_jumps(e, cur), p->old);
+		memcpy(p->new, p->old, 5);
+		p->emu = site_jumps(e, cur) ? SC_EMU_JMP : SC_EMU_NOP;
+		p->target = entry_target(e);
+		p->skip = 1;
+		p->owner = key;
+	}
+	return 0;
+}
+
 /*
  * Lock held.  A key request either sets (value 0/1, as the kernel's
  * disable/enable: enabling a key already counted leaves its count) or adds
@@ -268,8 +293,12 @@ int sc_key_prepare(struct sc_poke *req, struct sc_pokes *out)
 		to = arg ? (cur > 0 ? cur : 1) : 0;
 	}
 	req->value = (void *)(intptr_t)to;
-	if ((cur > 0) == (to > 0))
-		return 0;
+	if ((cur > 0) == (to > 0)) {
+		for (size_t i = 0; !err && sc_poke_pinned_any() && i < nmods;
+		     i++)
+			err = add_check_pokes(&mods[i], key, cur, out);
+		return err;
+	}
 	for (size_t i = 0; !err && i < nmods; i++)
 		err = add_site_pokes(&mods[i], key, cur, to, out);
 	return err;

@@ -121,31 +121,49 @@ static int write_tails(struct sc_poke *p, size_t n, bool use_new, size_t *done,
 
 /* Pinned batches: never unpublished, never freed (see above). */
 static _Atomic(struct pinned *) pinned_list;
+static _Atomic bool pinned_any;
 struct pinned {
 	struct pinned *next;
 	size_t n;
 	struct sc_poke pokes[];
 };
 
+/*
+ * Only the sites that still start with int3 are kept: a site whose first
+ * byte was put back (or that holds its complete new instruction) must not
+ * be answered from here, or a late trap on it after a later, successful
+ * update would run this batch's instruction instead of re-running the site.
+ */
 static void pin(struct sc_poke *p, size_t n)
 {
-	size_t bytes = sizeof(struct pinned) + n * sizeof(*p);
-	struct pinned *pn = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t m = 0, bytes;
+	struct pinned *pn;
 
+	atomic_store(&pinned_any, true);
+	for (size_t i = 0; i < n; i++)
+		m += via_int3(&p[i]) && *p[i].addr == trap_byte;
 	sc_warn("could not restore %zu site(s) after a failed write; their "
 		"traps stay emulated for good",
-		n);
+		m);
+	if (m == 0)
+		return;
+	bytes = sizeof(struct pinned) + m * sizeof(*p);
+	pn = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pn == MAP_FAILED) {
 		/* nothing left to answer these traps: they will be fatal */
 		sc_warn("cannot pin the batch (out of memory)");
 		return;
 	}
-	pn->n = n;
-	memcpy(pn->pokes, p, n * sizeof(*p));
+	pn->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (via_int3(&p[i]) && *p[i].addr == trap_byte)
+			pn->pokes[pn->n++] = p[i];
 	pn->next = atomic_load(&pinned_list);
 	atomic_store(&pinned_list, pn);
 }
+
+bool sc_poke_pinned_any(void) { return atomic_load(&pinned_any); }
 
 SC_SIGNAL_CODE const struct sc_poke *sc_poke_find_pinned(uintptr_t site)
 {
@@ -295,11 +313,14 @@ int sc_poke_batch(struct sc_poke *p, size_t n)
 fail:
 	if (step == 3) {
 		/* sites [0, done) are complete: trap them again before their
-		 * tails go back; without a sync for that, pin */
-		for (size_t i = 0; i < done; i++)
-			if (via_int3(&p[i]))
-				sc_text_write(p[i].addr, &trap_byte, 1);
-		if (sc_sync_cores()) {
+		 * tails go back.  A site that cannot be trapped again is live:
+		 * its tail must not be touched.  That, or no sync: pin. */
+		bool trapped = true;
+		for (size_t i = 0; trapped && i < done; i++)
+			if (via_int3(&p[i]) &&
+			    sc_text_write(p[i].addr, &trap_byte, 1))
+				trapped = false;
+		if (!trapped || sc_sync_cores()) {
 			pin(p, n);
 			sc_trap_unpublish(); /* the pinned copy answers now */
 			return err;

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -11,7 +12,73 @@
 
 static bool is_ours(const struct sc_sigslot *s, const struct sigaction *sa)
 {
-	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == s->handler;
+	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == s->entry;
+}
+
+/* ------------------------------------------------------------------------
+ * Other copies of the library in the process
+ * ------------------------------------------------------------------------ */
+struct sc_sig_query {
+	uint64_t magic; /* SC_SIG_MAGIC */
+	uint32_t
+		size; /* of this structure: later fields only if large enough */
+	uint32_t answered;
+	struct sigaction prev; /* answer: where foreign signals go */
+};
+
+static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s,
+				    struct sigaction *out);
+
+SC_SIGNAL_CODE bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc)
+{
+	struct sc_sig_query *q = uc;
+
+	if (si)
+		return false; /* the kernel's call */
+	if (q && q->magic == SC_SIG_MAGIC && q->size >= sizeof(*q)) {
+		get_prev(s, &q->prev);
+		q->answered = 1;
+	}
+	return true;
+}
+
+/* Is @sa the entry of another copy's handler?  Its first bytes are read
+ * through process_vm_readv(), which fails instead of faulting on memory
+ * that is unmapped or execute-only. */
+static bool is_copy(const struct sigaction *sa)
+{
+	uint8_t b[SC_ARCH_SIG_ENTRY_LEN];
+	struct iovec here = {b, sizeof(b)};
+	struct iovec there = {(void *)sa->sa_sigaction, sizeof(b)};
+
+	if (!(sa->sa_flags & SA_SIGINFO) || (uintptr_t)sa->sa_sigaction < 4096)
+		return false;
+	if (syscall(SYS_process_vm_readv, getpid(), &here, 1UL, &there, 1UL,
+		    0UL) != (long)sizeof(b))
+		return false;
+	return sc_arch_sig_entry_is(b);
+}
+
+/* Is our handler reached from @sa, through handlers of other copies? */
+static bool behind(const struct sc_sigslot *s, const struct sigaction *sa)
+{
+	struct sigaction cur = *sa;
+
+	for (int hop = 0; hop < 16; hop++) {
+		struct sc_sig_query q;
+		if (is_ours(s, &cur))
+			return true;
+		if (!is_copy(&cur))
+			return false;
+		memset(&q, 0, sizeof(q));
+		q.magic = SC_SIG_MAGIC;
+		q.size = sizeof(q);
+		cur.sa_sigaction(s->sig, NULL, &q);
+		if (!q.answered)
+			return false;
+		cur = q.prev;
+	}
+	return false;
 }
 
 static bool same(const struct sigaction *a, const struct sigaction *b)
@@ -65,13 +132,17 @@ int sc_sig_take(struct sc_sigslot *s)
 		s->installed = true;
 		return 0;
 	}
+	/* another copy of the library in front of us, passing our signals on
+	 * to us: taking over again would close a circle */
+	if (s->installed && behind(s, &cur))
+		return 0;
 	if (s->installed)
 		sc_info("handler of signal %d was replaced; installing ours "
 			"again and passing other signals on to it",
 			s->sig);
 	set_prev(s, &cur);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = s->handler;
+	sa.sa_sigaction = s->entry;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	if (sigaction(s->sig, &sa, &got) != 0) {

@@ -14,10 +14,20 @@
  * A handler copying a slot counts itself in readers[slot]; a slot is only
  * rewritten once nobody copies it, or a handler slow to copy the slot it
  * found (two re-installs ago) would read a torn struct sigaction.
+ *
+ * What is installed is @entry, made with SC_ARCH_SIG_ENTRY(): it jumps to
+ * the handler, and its first bytes carry SC_SIG_MAGIC, so that another copy
+ * of the library in the process (a static libstaticcall.a linked into
+ * another shared object) can tell it from any other handler.  The handler
+ * answers a query from such a copy (sc_sig_answer()): which handler it
+ * passes foreign signals on to.  A copy that finds another copy's handler
+ * in front of its own, and is reached from it, leaves it there instead of
+ * taking over again, which would make the two pass foreign signals on to
+ * each other in a circle.
  */
 struct sc_sigslot {
 	int sig;
-	void (*handler)(int, siginfo_t *, void *);
+	void (*entry)(int, siginfo_t *, void *);
 	struct sigaction prev[2];
 	_Atomic int idx;
 	_Atomic int readers[2];
@@ -25,14 +35,20 @@ struct sc_sigslot {
 };
 
 /*
- * Install s->handler for s->sig (SA_SIGINFO, every signal blocked while it
+ * Install s->entry for s->sig (SA_SIGINFO, every signal blocked while it
  * runs, so nothing can interrupt a handler that holds a batch reference),
- * unless it is installed already; a handler found in its place is kept as
- * the one to pass foreign signals to.  Patch lock held.
+ * unless it is installed already, or was and is still reached through the
+ * handlers of other copies of the library in front of it; a handler found
+ * in its place is kept as the one to pass foreign signals to.  Patch lock
+ * held.
  */
 SC_HIDDEN int sc_sig_take(struct sc_sigslot *s);
 /* In a fork child: the parent's other threads copy no slot here. */
 SC_HIDDEN void sc_sig_after_fork(struct sc_sigslot *s);
+/* First thing in each handler: true (and the query answered) when called
+ * by another copy of the library (si NULL, a query at uc), not by the
+ * kernel. */
+SC_HIDDEN bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc);
 
 /*
  * Threads marked as being inside one of our handlers (for the SIGTRAP check
@@ -53,11 +69,10 @@ SC_HIDDEN bool sc_marks_has(struct sc_marks *m, long tid);
 SC_HIDDEN bool sc_marked(struct sc_marks *m, long tid, uintptr_t sp);
 
 /*
- * Hand a signal that is not ours to the handler @s replaced, as the kernel
- * would have delivered it: with that handler's mask, or with the default
- * action (a synchronous trap that the previous owner ignored or left at
- * default kills the process, as it would have without us).
- * Async-signal-safe.
+ * Hand a signal that is not ours to @prev, as the kernel would have
+ * delivered it: with @prev's mask, or with the default action (a synchronous
+ * trap that the previous owner ignored or left at default kills the process,
+ * as it would have without us).  Async-signal-safe.
  */
 SC_HIDDEN void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 			    struct sc_sigslot *s);

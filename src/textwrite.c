@@ -40,6 +40,26 @@ static enum sc_write_method method = SC_WRITE_AUTO;
 
 void sc_text_set_method(enum sc_write_method m) { method = m; }
 
+/* Threads inside sc_segv_handler(): SIGTRAP is blocked there (as in every
+ * handler of ours), harmlessly, and the int3 protocol's check of signal
+ * masks must not take them for threads that block it. */
+static struct sc_marks in_segv;
+
+bool sc_text_in_handler(long tid) { return sc_marks_has(&in_segv, tid); }
+
+static struct sc_sigslot segv_slot;
+
+void sc_text_after_fork(void)
+{
+	sc_sig_after_fork(&segv_slot);
+	for (int i = 0; i < SC_MARK_SLOTS; i++)
+		sc_unmark(&in_segv, i);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	mem_fd = -1;
+	mem_fd_failed = false;
+}
+
 static int write_procmem(void *addr, const void *src, size_t len)
 {
 	ssize_t n;
@@ -68,45 +88,103 @@ static int write_procmem(void *addr, const void *src, size_t len)
 /* ---------------------------------------------------------------------- */
 
 static _Atomic uintptr_t window_lo, window_hi; /* open mprotect window */
-static _Atomic uintptr_t last_lo, last_hi;     /* the last one, kept */
+static _Atomic unsigned long window_seq;       /* bumped at open and close */
 
-static void segv_handler(int sig, siginfo_t *si, void *uc);
-static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .handler = segv_handler};
+/* Every range a window was ever opened on (append-only, under the patch
+ * lock; read by the handler).  Past SC_WINDOWED ranges, any page counts. */
+#define SC_WINDOWED 64
+static _Atomic uintptr_t windowed_lo[SC_WINDOWED], windowed_hi[SC_WINDOWED];
+static _Atomic unsigned int windowed_n;
+
+static void windowed_add(uintptr_t lo, uintptr_t hi)
+{
+	unsigned int n = atomic_load(&windowed_n);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (atomic_load(&windowed_lo[i]) == lo &&
+		    atomic_load(&windowed_hi[i]) == hi)
+			return;
+	if (n < SC_WINDOWED) {
+		atomic_store(&windowed_lo[n], lo);
+		atomic_store(&windowed_hi[n], hi);
+	}
+	atomic_store(&windowed_n, n + 1);
+}
+
+static SC_SIGNAL_CODE bool was_windowed(uintptr_t a)
+{
+	unsigned int n = atomic_load(&windowed_n);
+
+	if (n > SC_WINDOWED)
+		return true;
+	for (unsigned int i = 0; i < n; i++)
+		if (a >= atomic_load(&windowed_lo[i]) &&
+		    a < atomic_load(&windowed_hi[i]))
+			return true;
+	return false;
+}
+
+static SC_SIGNAL_CODE bool in_window(uintptr_t a)
+{
+	return a >= atomic_load(&window_lo) && a < atomic_load(&window_hi);
+}
+
+SC_HIDDEN void sc_segv_handler(int sig, siginfo_t *si, void *uc);
+SC_HIDDEN void sc_segv_entry(int sig, siginfo_t *si, void *uc);
+SC_ARCH_SIG_ENTRY(sc_segv_entry, sc_segv_handler);
+static struct sc_sigslot segv_slot = {.sig = SIGSEGV, .entry = sc_segv_entry};
 
 /*
  * A fault on a window page: wait while the window is open, then re-run the
- * instruction.  The fault may also be handled only after the window closed
- * (the thread was preempted between fault and handler): an instruction
- * fetch (fault address == pc) inside the last window's pages is re-run too.
- * Any other fault is the application's.
+ * instruction.  The fault may also be handled only after its window closed
+ * (the thread was preempted between fault and handler), and after other
+ * windows, on other pages, opened and closed: an instruction fetch (fault
+ * address == pc) on a page we ever opened a window on, executable again
+ * now, is re-run too.  If that page is not executable and no window of
+ * ours opened or closed meanwhile, the fault is not ours: like any other,
+ * it goes to the application's handler.
  */
-static SC_SIGNAL_CODE void segv_handler(int sig, siginfo_t *si, void *uc)
+static SC_SIGNAL_CODE bool segv_ours(siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
 
-	if (si->si_code == SEGV_ACCERR && a >= atomic_load(&window_lo) &&
-	    a < atomic_load(&window_hi)) {
-		sc_stat_add(segv_waits, 1);
-		while (a >= atomic_load(&window_lo) &&
-		       a < atomic_load(&window_hi))
-			syscall(SYS_sched_yield);
-		return; /* re-run the faulting instruction */
+	while (si->si_code == SEGV_ACCERR) {
+		unsigned long seq = atomic_load(&window_seq);
+		int prot = 0;
+
+		if (in_window(a)) {
+			sc_stat_add(segv_waits, 1);
+			while (in_window(a))
+				syscall(SYS_sched_yield);
+			return true; /* re-run the faulting instruction */
+		}
+		if (a != sc_arch_pc(uc) || !was_windowed(a))
+			break;
+		if (sc_mem_prot((void *)a, 1, &prot) == 0 &&
+		    (prot & PROT_EXEC)) {
+			sc_stat_add(segv_waits, 1);
+			return true; /* a window closed since the fault */
+		}
+		if (atomic_load(&window_seq) == seq)
+			break;
 	}
-	if (si->si_code == SEGV_ACCERR && a == sc_arch_pc(uc) &&
-	    a >= atomic_load(&last_lo) && a < atomic_load(&last_hi)) {
-		sc_stat_add(segv_waits, 1);
-		return;
-	}
-	sc_sig_chain(sig, si, uc, &segv_slot);
+	return false;
 }
 
-void sc_text_after_fork(void)
+SC_SIGNAL_CODE void sc_segv_handler(int sig, siginfo_t *si, void *uc)
 {
-	sc_sig_after_fork(&segv_slot);
-	if (mem_fd >= 0)
-		close(mem_fd);
-	mem_fd = -1;
-	mem_fd_failed = false;
+	int slot;
+	bool ours;
+
+	if (sc_sig_answer(&segv_slot, si, uc))
+		return; /* another copy of the library asked */
+	slot = sc_mark(&in_segv, sc_gettid(),
+		       (uintptr_t)__builtin_frame_address(0));
+	ours = segv_ours(si, uc);
+
+	sc_unmark(&in_segv, slot);
+	if (!ours)
+		sc_sig_chain(sig, si, uc, &segv_slot);
 }
 
 static inline __attribute__((always_inline)) long
@@ -119,7 +197,7 @@ raw_mprotect(uintptr_t a, size_t len, int prot)
  * The window itself: no calls (libc may share the page in a static
  * executable), inline system calls, a plain byte copy.
  */
-static SC_CODE_WRITER __attribute__((noinline)) long
+static __attribute__((noinline)) long
 mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
 		const uint8_t *src, size_t len)
 {
@@ -157,14 +235,14 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 		return err;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	windowed_add(page, page + size);
 	atomic_store(&window_hi, page + size);
 	atomic_store(&window_lo, page);
-	atomic_store(&last_lo, 0);
-	atomic_store(&last_hi, page + size);
-	atomic_store(&last_lo, page);
+	atomic_fetch_add(&window_seq, 1);
 	r = mprotect_window(page, size, prot, addr, src, len);
 	atomic_store(&window_lo, 0);
 	atomic_store(&window_hi, 0);
+	atomic_fetch_add(&window_seq, 1);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
 		/* The restoring mprotect cannot fail after the first succeeded

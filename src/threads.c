@@ -133,8 +133,10 @@ static long long ran_ns(long tid)
 static long parse_tid(const char *s) { return sc_parse_dec(&s); }
 
 /*
- * A thread seen with SIGTRAP blocked may just be passing through our own
- * handler: its mask is then the handler's, and it runs no site.  Inside the
+ * A thread seen with SIGTRAP blocked may just be passing through one of our
+ * handlers: its mask is then the handler's, and it runs no site (the
+ * SIGTRAP handler, or the SIGSEGV handler waiting out an mprotect window,
+ * textwrite.c).  Inside the
  * handler it is marked (sc_trap_in_handler), but between the kernel setting
  * the handler's mask and the mark (and between unmark and sigreturn) it is
  * not, and a loaded machine can leave it waiting for a CPU right there for
@@ -157,7 +159,7 @@ static bool still_blocked(const char *name)
 		long long ran;
 		char state = 0;
 		if (blocks_sigtrap(name, &state) != 1 ||
-		    sc_trap_in_handler(tid))
+		    sc_trap_in_handler(tid) || sc_text_in_handler(tid))
 			return false;
 		if (i >= 200) {
 			ran = ran_ns(tid);

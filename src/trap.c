@@ -40,10 +40,12 @@ static struct batch_desc desc; /* under the patch lock */
 static _Atomic(struct batch_desc *) active;
 static _Atomic long readers;
 
-static void trap_handler(int sig, siginfo_t *si, void *uc);
-static struct sc_sigslot trap_slot = {.sig = SIGTRAP, .handler = trap_handler};
+SC_HIDDEN void sc_trap_handler(int sig, siginfo_t *si, void *uc);
+SC_HIDDEN void sc_trap_entry(int sig, siginfo_t *si, void *uc);
+SC_ARCH_SIG_ENTRY(sc_trap_entry, sc_trap_handler);
+static struct sc_sigslot trap_slot = {.sig = SIGTRAP, .entry = sc_trap_entry};
 
-/* Threads inside trap_handler() (for sc_sigtrap_blocker()), and threads
+/* Threads inside sc_trap_handler() (for sc_sigtrap_blocker()), and threads
  * passing a foreign trap on (to notice it coming back to us). */
 static struct sc_marks in_handler, chaining;
 
@@ -115,12 +117,18 @@ static SC_SIGNAL_CODE bool handle_ours(siginfo_t *si, void *uc)
 	return false;
 }
 
-static SC_SIGNAL_CODE void trap_handler(int sig, siginfo_t *si, void *uc)
+SC_SIGNAL_CODE void sc_trap_handler(int sig, siginfo_t *si, void *uc)
 {
-	long tid = sc_gettid();
+	long tid;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	int slot = sc_mark(&in_handler, tid, sp);
-	bool ours = handle_ours(si, uc);
+	int slot;
+	bool ours;
+
+	if (sc_sig_answer(&trap_slot, si, uc))
+		return; /* another copy of the library asked */
+	tid = sc_gettid();
+	slot = sc_mark(&in_handler, tid, sp);
+	ours = handle_ours(si, uc);
 
 	sc_unmark(&in_handler, slot);
 	if (ours)

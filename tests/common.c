@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -37,20 +33,6 @@ __attribute__((constructor)) static void tsan_stop_background_thread(void)
 	__sanitizer_sandbox_on_notify(NULL);
 }
 #endif
-
-double sc_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double sc_test_seconds(double dflt)
-{
-	const char *e = getenv("STATICCALL_TEST_SECONDS");
-	double v = e ? atof(e) : 0;
-	return v > 0 ? v : dflt;
-}
 
 int sc_test_count_wx(void)
 {
@@ -121,67 +103,4 @@ struct static_call_stats sc_test_stats(void)
 	struct static_call_stats st;
 	static_call_get_stats(&st, sizeof(st));
 	return st;
-}
-
-static double watchdog_limit;
-
-static void dump_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		char path[300], buf[512];
-		ssize_t n;
-		int fd;
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
-			 e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			fprintf(stderr, "  thread %s: %s", e->d_name, buf);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall",
-			 e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n > 0) {
-				buf[n] = 0;
-				fprintf(stderr, "    syscall: %s", buf);
-			}
-		}
-	}
-	closedir(d);
-}
-
-static void *watchdog(void *arg)
-{
-	(void)arg;
-	double end = sc_now() + watchdog_limit;
-	while (sc_now() < end)
-		usleep(100000);
-	fprintf(stderr,
-		"WATCHDOG: test still running after %.1f s (deadlock?)\n",
-		watchdog_limit);
-	dump_threads();
-	_exit(99);
-	return NULL;
-}
-
-void sc_test_watchdog(double seconds)
-{
-	pthread_t t;
-	watchdog_limit = seconds;
-	pthread_create(&t, NULL, watchdog, NULL);
-	pthread_detach(t);
 }

@@ -24,10 +24,7 @@
 #endif
 #endif
 
-/* Seconds a stress test runs: @dflt, scaled by STATICCALL_TEST_SECONDS
- * (an absolute number of seconds) for soak runs. */
-double sc_test_seconds(double dflt);
-double sc_now(void);
+#include "proc.h"
 
 /* Number of mappings in /proc/self/maps that are writable and executable
  * at once; prints each one. */
@@ -45,9 +42,5 @@ int sc_test_int3(void);
 
 /* A snapshot of the library's counters. */
 struct static_call_stats sc_test_stats(void);
-
-/* Watchdog: kill the process (failing the test) with a message if it is
- * still running after @seconds; prints every thread's state first. */
-void sc_test_watchdog(double seconds);
 
 #endif

@@ -19,6 +19,10 @@
  *                            instruction would (async-signal-safe)
  *   sc_arch_serialize()      a core-serialising instruction on this thread
  *   sc_arch_syscall3()       a raw system call, inline (no libc, no call)
+ *   SC_ARCH_SIG_ENTRY(e, h)  define e, an entry for signal handler h whose
+ *                            first bytes carry SC_SIG_MAGIC (signals.h)
+ *   sc_arch_sig_entry_is()   do these SC_ARCH_SIG_ENTRY_LEN bytes start such
+ *                            an entry?
  */
 #ifndef SC_ARCH_H
 #define SC_ARCH_H

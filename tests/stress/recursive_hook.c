@@ -200,6 +200,7 @@ static void test_recursive_hook(void **state)
 						st_caller_thread, &cargs[t]),
 				 0);
 	}
+	assert_int_equal(sc_test_wait_unblocked(), 0);
 	before = sc_test_stats();
 	t0 = sc_now();
 	end = t0 + seconds;

@@ -69,6 +69,7 @@ static void test_fork_in_window(void **state)
 	for (intptr_t i = 0; i < CALLERS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, caller, (void *)i),
 				 0);
+	assert_int_equal(sc_test_wait_unblocked(), 0);
 	for (int n = 0; n < FORKS && !failed; n++) {
 		int status, err;
 

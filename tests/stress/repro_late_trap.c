@@ -37,7 +37,7 @@ static int lt_a(int x) { return x + 1; }
 static int lt_b(int x) { return x + 2; }
 DEFINE_STATIC_CALL(lt_op, lt_a);
 
-static _Atomic int stop;
+static _Atomic int stop, go;
 static _Atomic unsigned long wrong, updates, forks, errors;
 
 static void *caller(void *arg)
@@ -56,6 +56,8 @@ static void *caller(void *arg)
 static void *updater(void *arg)
 {
 	(void)arg;
+	while (!atomic_load(&go))
+		usleep(100);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		bool a = static_call_query(lt_op) == lt_a;
 		if (static_call_update(lt_op, a ? lt_b : lt_a))
@@ -91,6 +93,8 @@ static void scenario(double seconds)
 	for (intptr_t i = 0; i < 2; i++)
 		pthread_create(&u[i], NULL, updater, (void *)i);
 	pthread_create(&f, NULL, forker, NULL);
+	sc_test_wait_unblocked(); /* every thread started: then update */
+	atomic_store(&go, 1);
 	usleep((useconds_t)(seconds * 1e6));
 	atomic_store(&stop, 1);
 	for (int i = 0; i < CALLERS; i++)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -94,6 +95,7 @@ static void test_toggle_under_load(void **state)
 	sc_test_watchdog(seconds + 60);
 	for (int i = 0; i < nreaders; i++)
 		pthread_create(&t[i], NULL, reader, (void *)(intptr_t)i);
+	assert_int_equal(sc_test_wait_unblocked(), 0);
 	before = sc_test_stats();
 	double end = sc_now() + seconds;
 	for (unsigned long it = 0; sc_now() < end; it++) {
@@ -155,9 +157,13 @@ DEFINE_STATIC_KEY_FALSE(counted);
 #define INCDEC_THREADS 4
 #define INCDEC_ROUNDS 300
 
+static _Atomic int incdec_go;
+
 static void *incdec(void *arg)
 {
 	(void)arg;
+	while (!atomic_load(&incdec_go))
+		usleep(100);
 	for (int i = 0; i < INCDEC_ROUNDS; i++) {
 		assert_int_equal(static_branch_inc(&counted), 0);
 		if (!static_branch_unlikely(&counted))
@@ -181,6 +187,8 @@ static void test_inc_dec_threads(void **state)
 	atomic_store(&wrong, 0);
 	for (int i = 0; i < INCDEC_THREADS; i++)
 		pthread_create(&t[i], NULL, incdec, NULL);
+	assert_int_equal(sc_test_wait_unblocked(), 0);
+	atomic_store(&incdec_go, 1);
 	for (int i = 0; i < INCDEC_THREADS; i++)
 		pthread_join(t[i], NULL);
 	printf("inc/dec: %d threads x %d rounds, count=%d wrong=%lu\n",

@@ -29,7 +29,7 @@
 #define NR_CASES 4
 
 static double case_seconds;
-static _Atomic int stop;
+static _Atomic int stop, go;
 static struct st_counts counts;
 static _Atomic unsigned long n_updates, n_batches, n_errors;
 static _Atomic int first_error;
@@ -57,6 +57,8 @@ static void *updater(void *arg)
 	struct updater_arg *a = arg;
 	unsigned int seed = a->seed;
 
+	while (!atomic_load(&go))
+		usleep(100);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		struct st_plan pl;
 		bool single = rand_r(&seed) % 3 != 0;
@@ -102,6 +104,7 @@ static void run_case(int nr_callers, int nr_updaters)
 	atomic_store(&n_errors, 0);
 	atomic_store(&first_error, 0);
 	atomic_store(&stop, 0);
+	atomic_store(&go, 0);
 	st_gen_reset();
 	if (nr_updaters > 1)
 		assert_int_equal(
@@ -122,6 +125,11 @@ static void run_case(int nr_callers, int nr_updaters)
 			pthread_create(&updaters[t], NULL, updater, &uargs[t]),
 			0);
 	}
+
+	/* every thread has started (unblocked its signals) before the first
+	 * int3 update */
+	assert_int_equal(sc_test_wait_unblocked(), 0);
+	atomic_store(&go, 1);
 
 	/* Run for the time given; if no thread has hit the int3 window yet
 	 * (a very quiet or very busy machine), run on, up to 3 times as

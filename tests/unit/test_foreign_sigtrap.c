@@ -774,6 +774,7 @@ static void run_concurrent(bool reinstalls)
 			pthread_create(&callers[i], NULL, caller_thread, NULL),
 			0);
 	assert_int_equal(pthread_create(&raiser, NULL, raiser_thread, NULL), 0);
+	assert_int_equal(sc_test_wait_unblocked(), 0);
 	while (!atomic_load(&raiser_done) || updates < MIN_UPDATES) {
 		int (*f)(int) = updates % 3 == 0   ? add2
 				: updates % 3 == 1 ? add3

@@ -2,6 +2,7 @@
 #ifndef SC_ARCH_X86_64_H
 #define SC_ARCH_X86_64_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sc_poke;
@@ -56,6 +57,43 @@ sc_arch_syscall3(long nr, long a, long b, long c)
 			     : "0"(nr), "D"(a), "S"(b), "d"(c)
 			     : "rcx", "r11", "memory");
 	return ret;
+}
+
+/*
+ * A signal handler entry another copy of the library can recognise:
+ * "movabs $SC_SIG_MAGIC, %r11" (r11 is free at a function's entry), then a
+ * jump to the handler.  Under CET, endbr64 first.
+ */
+#ifdef __CET__
+#define SC_ARCH_SIG_ENDBR "endbr64\n"
+#else
+#define SC_ARCH_SIG_ENDBR ""
+#endif
+#define SC_ARCH_SIG_STR_(x) #x
+#define SC_ARCH_SIG_STR(x) SC_ARCH_SIG_STR_(x)
+#define SC_ARCH_SIG_ENTRY(entry, handler)                                      \
+	__asm__(".pushsection .text." #entry ",\"ax\",@progbits\n"             \
+		".globl " #entry "\n"                                          \
+		".hidden " #entry "\n"                                         \
+		".type " #entry ", @function\n"                                \
+		".balign 16\n" #entry ":\n" SC_ARCH_SIG_ENDBR                  \
+		"movabs $" SC_ARCH_SIG_STR(SC_SIG_MAGIC) ", %r11\n"            \
+							 "jmp " #handler "\n"  \
+							 ".size " #entry       \
+							 ", . - " #entry "\n"  \
+							 ".popsection\n")
+#define SC_ARCH_SIG_ENTRY_LEN 14
+
+static inline bool sc_arch_sig_entry_is(const uint8_t *b)
+{
+	uint64_t magic = SC_SIG_MAGIC, imm;
+
+	if (b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa)
+		b += 4; /* endbr64 */
+	if (b[0] != 0x49 || b[1] != 0xbb)
+		return false;
+	__builtin_memcpy(&imm, b + 2, 8);
+	return imm == magic;
 }
 
 static inline void sc_arch_serialize(void)

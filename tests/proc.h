@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test helpers that do not use the library (tests/proc.c), for programs
+ * that must not link it themselves (test_two_copies); common.h includes
+ * this header.
+ */
+#ifndef SC_TEST_PROC_H
+#define SC_TEST_PROC_H
+
+/* Seconds a stress test runs: @dflt, scaled by STATICCALL_TEST_SECONDS
+ * (an absolute number of seconds) for soak runs. */
+double sc_test_seconds(double dflt);
+double sc_now(void);
+
+/* Wait (up to 10 s) until no thread of the process blocks SIGTRAP: a
+ * thread made by pthread_create() runs with every signal blocked until it
+ * has started, and the int3 protocol refuses to patch (-EAGAIN) while a
+ * thread blocks SIGTRAP (under load, for longer than the library's 20 ms
+ * of patience).  Call it after creating threads, before int3 updates.
+ * 0, or -1 on time-out. */
+int sc_test_wait_unblocked(void);
+
+/* Watchdog: kill the process (failing the test) with a message if it is
+ * still running after @seconds; prints every thread's state first.  Also
+ * starts the W^X checker (sc_test_wx_start()). */
+void sc_test_watchdog(double seconds);
+
+/* W^X checker: a thread that scans /proc/self/maps every
+ * SC_TEST_WX_PAUSE_US microseconds for the life of the process and exits
+ * it with status 97 (the mapping printed) if one is writable and
+ * executable; the number of scans is printed at exit.  Idempotent; call it
+ * again in a fork child (threads do not survive fork). */
+#define SC_TEST_WX_PAUSE_US 1000
+void sc_test_wx_start(void);
+unsigned long sc_test_wx_scans(void);
+
+#endif
