@@ -17,6 +17,11 @@
 /* Keeps the compiler from merging, hoisting or deleting loop iterations. */
 #define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
 
+/* Every timed loop function starts on a 64-byte boundary, so that loops
+ * that compile to the same instructions (a direct call and an inline site)
+ * also have the same layout in the cache lines and fetch blocks. */
+#define BENCH_LOOP __attribute__((aligned(64)))
+
 /*
  * `calls` and `update_inline` are linked with staticcall_inline(), so every
  * static_call() site in them is an inline site: a direct call to the target.

@@ -53,7 +53,7 @@ DEFINE_STATIC_KEY_TRUE(bk_likely_off); /* disabled in main() */
 /* One call per iteration; x carries a dependency from call to call. */
 #define CALL_LOOP(name, expr)                                                  \
 	long run_##name(long n);                                               \
-	long run_##name(long n)                                                \
+	BENCH_LOOP long run_##name(long n)                                     \
 	{                                                                      \
 		long x = 0;                                                    \
 		for (long i = 0; i < n; i++) {                                 \
@@ -79,7 +79,7 @@ CALL_LOOP(rand_fp, bench_fptab[bench_seq[i & MASK]](x))
  * the compiler cannot turn the branch into a conditional move. */
 #define BRANCH_LOOP(name, cond)                                                \
 	long run_##name(long n);                                               \
-	long run_##name(long n)                                                \
+	BENCH_LOOP long run_##name(long n)                                     \
 	{                                                                      \
 		long x = 0;                                                    \
 		for (long i = 0; i < n; i++) {                                 \

@@ -74,7 +74,7 @@ struct static_call_key *const bench_switch_keys[8] = {
 #define TRAMP(k) bench_tramp(bsc_r##k)
 #define INLINE(k) static_call(bsc_r##k)
 
-long run_rand_switch_direct(long n)
+BENCH_LOOP long run_rand_switch_direct(long n)
 {
 	long x = 0;
 
@@ -85,7 +85,7 @@ long run_rand_switch_direct(long n)
 	return x;
 }
 
-long run_rand_switch_static(long n)
+BENCH_LOOP long run_rand_switch_static(long n)
 {
 	long x = 0;
 
@@ -96,7 +96,7 @@ long run_rand_switch_static(long n)
 	return x;
 }
 
-long run_rand_switch_inline(long n)
+BENCH_LOOP long run_rand_switch_inline(long n)
 {
 	long x = 0;
 
