@@ -17,6 +17,33 @@
 /* Keeps the compiler from merging, hoisting or deleting loop iterations. */
 #define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
 
+/* Every timed loop function starts on a 64-byte boundary, so that loops
+ * that compile to the same instructions (a direct call and an inline site)
+ * also have the same layout in the cache lines and fetch blocks. */
+#define BENCH_LOOP __attribute__((aligned(64)))
+
+/*
+ * `calls` and `update_inline` are linked with staticcall_inline(), so every
+ * static_call() site in them is an inline site: a direct call to the target.
+ * Their trampoline rows call the same trampoline through a second name:
+ * BENCH_TRAMP_ALIAS(name), in the translation unit that defines the static
+ * call, makes bench_tramp_<name> a global symbol at the trampoline, and
+ * bench_tramp(name)(args) is `call <trampoline>`, the very instruction
+ * static_call(name)(args) compiles to.  Its relocation names
+ * bench_tramp_<name>, not a __SCT__ symbol, so the library does not take it
+ * as an inline site: it stays what every site of a module linked without
+ * staticcall_inline() executes (call, then the trampoline's jmp).  (The
+ * macros need <staticcall.h>.)
+ */
+#define BENCH_TRAMP_ALIAS(name)                                                \
+	__asm__(".globl bench_tramp_" #name "\n\t"                             \
+		".protected bench_tramp_" #name "\n\t"                         \
+		".type bench_tramp_" #name ", @function\n\t"                   \
+		".set bench_tramp_" #name ", " STATIC_CALL_TRAMP_STR(name))
+#define BENCH_DECLARE_TRAMP_ALIAS(name)                                        \
+	extern __typeof__(STATIC_CALL_TRAMP(name)) bench_tramp_##name
+#define bench_tramp(name) (bench_tramp_##name)
+
 /* bench_t<i>(x) returns x + i + 1; defined in targets.c. */
 long bench_t0(long x);
 long bench_t1(long x);

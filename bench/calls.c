@@ -13,6 +13,11 @@
  * starting at another case; every figure is the median over the rounds, and
  * every ratio is taken within one round, then the median of those ratios.
  *
+ * `calls` is linked with staticcall_inline(): static_call() sites are inline
+ * sites (direct calls to the target, patched at load); the trampoline rows
+ * call the same trampolines through an alias (bench_tramp, bench.h).  main()
+ * checks both with static_call_sites() before measuring anything.
+ *
  * Groups (the reference of each group is its first row):
  *   call    one call site, always the same target (predictable)
  *   random  eight targets chosen by a fixed pseudo-random sequence, which
@@ -36,6 +41,10 @@
 
 DEFINE_STATIC_CALL(bsc_p, bench_t0);
 DEFINE_STATIC_CALL(bsc_far, bench_t0); /* retargeted to the shared object */
+BENCH_TRAMP_ALIAS(bsc_p);
+BENCH_DECLARE_TRAMP_ALIAS(bsc_p);
+BENCH_TRAMP_ALIAS(bsc_far);
+BENCH_DECLARE_TRAMP_ALIAS(bsc_far);
 DEFINE_STATIC_KEY_FALSE(bk_unlikely_off);
 DEFINE_STATIC_KEY_FALSE(bk_unlikely_on); /* enabled in main() */
 DEFINE_STATIC_KEY_TRUE(bk_likely_on);
@@ -44,7 +53,7 @@ DEFINE_STATIC_KEY_TRUE(bk_likely_off); /* disabled in main() */
 /* One call per iteration; x carries a dependency from call to call. */
 #define CALL_LOOP(name, expr)                                                  \
 	long run_##name(long n);                                               \
-	long run_##name(long n)                                                \
+	BENCH_LOOP long run_##name(long n)                                     \
 	{                                                                      \
 		long x = 0;                                                    \
 		for (long i = 0; i < n; i++) {                                 \
@@ -55,20 +64,22 @@ DEFINE_STATIC_KEY_TRUE(bk_likely_off); /* disabled in main() */
 	}
 
 CALL_LOOP(direct, bench_t0(x))
-CALL_LOOP(static_call, static_call(bsc_p)(x))
-CALL_LOOP(static_call_far, static_call(bsc_far)(x))
+CALL_LOOP(static_call, bench_tramp(bsc_p)(x))
+CALL_LOOP(static_call_inline, static_call(bsc_p)(x))
+CALL_LOOP(static_call_far, bench_tramp(bsc_far)(x))
 CALL_LOOP(fp, bench_fp(x))
 CALL_LOOP(plt, bench_lib_target(x))
 CALL_LOOP(ifunc, bench_ifunc(x))
 CALL_LOOP(rand_direct, bench_t0(x + bench_seq[i & MASK]))
-CALL_LOOP(rand_static_call, static_call(bsc_p)(x + bench_seq[i & MASK]))
+CALL_LOOP(rand_static_call, bench_tramp(bsc_p)(x + bench_seq[i & MASK]))
+CALL_LOOP(rand_static_call_inline, static_call(bsc_p)(x + bench_seq[i & MASK]))
 CALL_LOOP(rand_fp, bench_fptab[bench_seq[i & MASK]](x))
 
 /* A branch per iteration; the taken side holds an asm statement so that
  * the compiler cannot turn the branch into a conditional move. */
 #define BRANCH_LOOP(name, cond)                                                \
 	long run_##name(long n);                                               \
-	long run_##name(long n)                                                \
+	BENCH_LOOP long run_##name(long n)                                     \
 	{                                                                      \
 		long x = 0;                                                    \
 		for (long i = 0; i < n; i++) {                                 \
@@ -104,8 +115,8 @@ static const struct bcase cases[] = {
 	{"direct", "call", "direct call", run_direct, 1},
 	{"static_call", "call", "static call (trampoline: call + jmp)",
 	 run_static_call, 1},
-	{"static_call_inline", "call",
-	 "static call, inline site (not implemented yet)", NULL, 0},
+	{"static_call_inline", "call", "static call, inline site (call target)",
+	 run_static_call_inline, 1},
 	{"static_call_far", "call",
 	 "static call to a shared object (jmp *slot)", run_static_call_far, 1},
 	{"fp", "call", "function pointer", run_fp, 1},
@@ -117,6 +128,9 @@ static const struct bcase cases[] = {
 	 run_rand_direct, -1},
 	{"rand_static_call", "random", "static call, same data loads",
 	 run_rand_static_call, -1},
+	{"rand_static_call_inline", "random",
+	 "static call, inline site, same data loads",
+	 run_rand_static_call_inline, -1},
 	{"rand_fp", "random", "function pointer array[random]", run_rand_fp,
 	 -1},
 	{"rand_fp_retpoline", "random",
@@ -126,6 +140,9 @@ static const struct bcase cases[] = {
 	 run_rand_switch_direct, -1},
 	{"rand_switch_static", "random", "switch[random] -> 8 static calls",
 	 run_rand_switch_static, -1},
+	{"rand_switch_inline", "random",
+	 "switch[random] -> 8 static calls, inline sites",
+	 run_rand_switch_inline, -1},
 	{"loop_empty", "branch", "no branch (loop only)", run_loop_empty, 1},
 	{"key_unlikely_off", "branch", "static_branch_unlikely, off (nop)",
 	 run_key_unlikely_off, 1},
@@ -151,6 +168,37 @@ static size_t reference(size_t c)
 	while (r > 0 && strcmp(cases[r - 1].group, cases[c].group) == 0)
 		r--;
 	return r;
+}
+
+/*
+ * The inline rows measure what they say only if the library patched their
+ * sites: @key must have at least @min sites, every one inline, on @target.
+ * (The trampoline rows' calls, through bench_tramp, are not sites at all.)
+ */
+static int check_sites(const char *name, struct static_call_key *key, int min,
+		       void *target)
+{
+	struct static_call_site s[16];
+	int n = __static_call_sites(key, s, 16);
+
+	if (n < min || n > 16) {
+		fprintf(stderr,
+			"calls: %s has %d inline site(s), %d expected: is "
+			"`calls` linked with staticcall_inline(), and "
+			"STATICCALL_INLINE not off?\n",
+			name, n, min);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (s[i].state != STATIC_CALL_SITE_INLINE ||
+		    s[i].target != target) {
+			fprintf(stderr,
+				"calls: %s: site %p is in state %d, not "
+				"inline on %p\n",
+				name, s[i].addr, s[i].state, target);
+			return -1;
+		}
+	return n;
 }
 
 static void usage(void)
@@ -185,8 +233,22 @@ int main(int argc, char **argv)
 			"calls: setting up the static call/keys failed\n");
 		return 1;
 	}
+	/* bsc_p: run_static_call_inline and run_rand_static_call_inline */
+	int nsites = check_sites("bsc_p", &STATIC_CALL_KEY(bsc_p), 2,
+				 (void *)bench_t0);
+	for (int k = 0; k < 8 && nsites > 0; k++) {
+		char name[16];
+		snprintf(name, sizeof(name), "bsc_r%d", k);
+		if (check_sites(name, bench_switch_keys[k], 1,
+				(void *)bench_fptab[k]) < 0)
+			nsites = -1;
+	}
+	if (nsites < 0)
+		return 1;
+	/* From the key, not &STATIC_CALL_TRAMP(): the library would report
+	 * that `lea` of the trampoline as a site it rejects. */
 	const unsigned char *far =
-		(const unsigned char *)&STATIC_CALL_TRAMP(bsc_far);
+		(const unsigned char *)STATIC_CALL_KEY(bsc_far).tramp;
 
 	double *ns = calloc(NCASES * (size_t)reps, sizeof(double));
 	double *tmp = calloc((size_t)reps, sizeof(double));

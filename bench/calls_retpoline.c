@@ -8,7 +8,7 @@
 #include "bench.h"
 #include "calls.h"
 
-long run_fp_retpoline(long n)
+BENCH_LOOP long run_fp_retpoline(long n)
 {
 	long x = 0;
 
@@ -19,7 +19,7 @@ long run_fp_retpoline(long n)
 	return x;
 }
 
-long run_rand_fp_retpoline(long n)
+BENCH_LOOP long run_rand_fp_retpoline(long n)
 {
 	long x = 0;
 

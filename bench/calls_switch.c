@@ -5,7 +5,9 @@
  * branches.  This is what a program that wants several targets at one place
  * and uses static calls would do (one static call per target); with a
  * pseudo-random choice, the conditional branches mispredict instead of an
- * indirect one.
+ * indirect one.  Twice: through the trampolines (bench_tramp, see bench.h)
+ * and through inline sites (static_call: direct calls to the targets once
+ * the library has patched them).
  */
 #include <staticcall.h>
 
@@ -20,6 +22,25 @@ DEFINE_STATIC_CALL(bsc_r4, bench_t4);
 DEFINE_STATIC_CALL(bsc_r5, bench_t5);
 DEFINE_STATIC_CALL(bsc_r6, bench_t6);
 DEFINE_STATIC_CALL(bsc_r7, bench_t7);
+
+#define TRAMP_ALIAS(k)                                                         \
+	BENCH_TRAMP_ALIAS(bsc_r##k);                                           \
+	BENCH_DECLARE_TRAMP_ALIAS(bsc_r##k)
+TRAMP_ALIAS(0);
+TRAMP_ALIAS(1);
+TRAMP_ALIAS(2);
+TRAMP_ALIAS(3);
+TRAMP_ALIAS(4);
+TRAMP_ALIAS(5);
+TRAMP_ALIAS(6);
+TRAMP_ALIAS(7);
+
+struct static_call_key *const bench_switch_keys[8] = {
+	&STATIC_CALL_KEY(bsc_r0), &STATIC_CALL_KEY(bsc_r1),
+	&STATIC_CALL_KEY(bsc_r2), &STATIC_CALL_KEY(bsc_r3),
+	&STATIC_CALL_KEY(bsc_r4), &STATIC_CALL_KEY(bsc_r5),
+	&STATIC_CALL_KEY(bsc_r6), &STATIC_CALL_KEY(bsc_r7),
+};
 
 #define SWITCH8(call)                                                          \
 	switch (bench_seq[i & (BENCH_SEQ - 1)]) {                              \
@@ -50,9 +71,10 @@ DEFINE_STATIC_CALL(bsc_r7, bench_t7);
 	}
 
 #define DIRECT(k) bench_t##k
-#define STATIC(k) static_call(bsc_r##k)
+#define TRAMP(k) bench_tramp(bsc_r##k)
+#define INLINE(k) static_call(bsc_r##k)
 
-long run_rand_switch_direct(long n)
+BENCH_LOOP long run_rand_switch_direct(long n)
 {
 	long x = 0;
 
@@ -63,12 +85,23 @@ long run_rand_switch_direct(long n)
 	return x;
 }
 
-long run_rand_switch_static(long n)
+BENCH_LOOP long run_rand_switch_static(long n)
 {
 	long x = 0;
 
 	for (long i = 0; i < n; i++) {
-		SWITCH8(STATIC)
+		SWITCH8(TRAMP)
+		BENCH_BARRIER();
+	}
+	return x;
+}
+
+BENCH_LOOP long run_rand_switch_inline(long n)
+{
+	long x = 0;
+
+	for (long i = 0; i < n; i++) {
+		SWITCH8(INLINE)
 		BENCH_BARRIER();
 	}
 	return x;

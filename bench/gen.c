@@ -9,6 +9,12 @@
  *   gen sites P FILE     part P (0..9) of 100k branch sites over 100 keys,
  *                        100 per function, for a shared object (BENCH_PLAIN:
  *                        plain flags instead)
+ *   gen isites 0 FILE    static calls with 0, 1, 10, 100 and 1000 call sites
+ *                        each (for update_inline, linked for inline sites);
+ *                        the one with 0 sites is called through its
+ *                        trampoline (bench_tramp)
+ *   gen imod N FILE      N call sites over 100 static calls, 100 per
+ *                        function, for a shared object (startup)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,10 +133,78 @@ static void gen_sites(FILE *f, int part)
 	fprintf(f, "\treturn x;\n}\n");
 }
 
+static const int isite_sizes[] = {0, 1, 10, 100, 1000};
+#define NISITES (sizeof(isite_sizes) / sizeof(isite_sizes[0]))
+
+/* bsi_<n>: a static call with n sites, all in bsi_run_<n>(x), which returns
+ * x + n * (the target's increment); bsi_0's run calls the trampoline. */
+static void gen_isites(FILE *f)
+{
+	fprintf(f, "#include <staticcall.h>\n#include \"bench.h\"\n\n");
+	fprintf(f,
+		"DEFINE_STATIC_CALL(bsi_0, bench_t0);\n"
+		"BENCH_TRAMP_ALIAS(bsi_0);\nBENCH_DECLARE_TRAMP_ALIAS(bsi_0);"
+		"\n");
+	for (size_t k = 0; k < NISITES; k++) {
+		int n = isite_sizes[k];
+		if (n)
+			fprintf(f, "DEFINE_STATIC_CALL(bsi_%d, bench_t0);\n",
+				n);
+		fprintf(f, "long bsi_run_%d(long x);\n", n);
+		fprintf(f, "long bsi_run_%d(long x)\n{\n", n);
+		if (n == 0)
+			fprintf(f, "\tx = bench_tramp(bsi_0)(x);\n");
+		for (int i = 0; i < n; i++)
+			fprintf(f, "\tx = static_call(bsi_%d)(x);\n", n);
+		fprintf(f, "\treturn x;\n}\n\n");
+	}
+	fprintf(f, "const int bench_isite_sizes[%zu] = {", NISITES);
+	for (size_t k = 0; k < NISITES; k++)
+		fprintf(f, "%d, ", isite_sizes[k]);
+	fprintf(f,
+		"};\nstruct static_call_key *const bench_isite_keys[%zu] = {",
+		NISITES);
+	for (size_t k = 0; k < NISITES; k++)
+		fprintf(f, "&STATIC_CALL_KEY(bsi_%d), ", isite_sizes[k]);
+	fprintf(f, "};\nlong (*const bench_isite_runs[%zu])(long) = {",
+		NISITES);
+	for (size_t k = 0; k < NISITES; k++)
+		fprintf(f, "bsi_run_%d, ", isite_sizes[k]);
+	fprintf(f, "};\n");
+}
+
+/* @n call sites over 100 static calls (bim_<k>, on bench_t0), 100 sites per
+ * function, each function calling them in another order (identical
+ * functions would be folded into one by the compiler); bench_imod_run(x)
+ * runs every site once and returns x + n. */
+static void gen_imod(FILE *f, long n)
+{
+	long nfn = (n + 99) / 100;
+
+	fprintf(f, "#include <staticcall.h>\n#include \"bench.h\"\n\n"
+		   "#define EXPORT __attribute__((visibility(\"default\")))\n");
+	for (int k = 0; k < 100; k++)
+		fprintf(f, "DEFINE_STATIC_CALL(bim_%d, bench_t0);\n", k);
+	for (long fn = 0; fn < nfn; fn++) {
+		fprintf(f, "static long f%ld(long x)\n{\n", fn);
+		for (long i = fn * 100; i < n && i < (fn + 1) * 100; i++)
+			fprintf(f, "\tx = static_call(bim_%ld)(x);\n",
+				(i + fn) % 100);
+		fprintf(f, "\treturn x;\n}\n");
+	}
+	fprintf(f, "EXPORT const long bench_imod_sites = %ld;\n", n);
+	fprintf(f, "EXPORT long bench_imod_run(long x);\n"
+		   "long bench_imod_run(long x)\n{\n");
+	for (long fn = 0; fn < nfn; fn++)
+		fprintf(f, "\tx = f%ld(x);\n", fn);
+	fprintf(f, "\treturn x;\n}\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: gen calls|keys|sites ARG FILE\n");
+		fprintf(stderr,
+			"usage: gen calls|keys|sites|isites|imod ARG FILE\n");
 		return 2;
 	}
 	FILE *f = fopen(argv[3], "w");
@@ -146,6 +220,10 @@ int main(int argc, char **argv)
 		gen_keys(f, atoi(argv[2]));
 	else if (strcmp(argv[1], "sites") == 0)
 		gen_sites(f, atoi(argv[2]));
+	else if (strcmp(argv[1], "isites") == 0)
+		gen_isites(f);
+	else if (strcmp(argv[1], "imod") == 0)
+		gen_imod(f, atol(argv[2]));
 	else {
 		fprintf(stderr, "gen: unknown mode %s\n", argv[1]);
 		return 2;

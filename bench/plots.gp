@@ -40,3 +40,20 @@ set logscale xy
 set grid
 set key top left
 plot for [i=2:5] dir."/batch.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
+
+# 4. update with inline sites vs sites (bench/update_inline)
+if (system("test -s ".dir."/update_inline.dat && echo y") eq "y") {
+  reset
+  set terminal pngcairo size 800,500 font ",10" noenhanced
+  set output dir."/update_inline.png"
+  set title "One static_call_update() of a static call with N inline sites (median)"
+  set xlabel "inline sites of the static call"
+  set ylabel "µs (log scale)"
+  set logscale y
+  set grid
+  set key top left
+  set key autotitle columnheader # every plot of the file skips its header
+  plot for [i=2:5] dir."/update_inline.dat" using 0:i:xtic(1) with linespoints lw 2 pt 7 title columnheader(i), \
+       for [i=6:7] dir."/update_inline.dat" using 0:i with lines dt 2 lw 1 lc rgb "gray40" title columnheader(i), \
+       dir."/update_inline.dat" using 0:(3.5*$7) with lines dt 3 lw 2 lc rgb "red" title "goal: 3.5 x raw sync (1 busy)"
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Update cost with inline call sites: one static_call_update() of a static
+ * call that has 0, 1, 10, 100 or 1000 inline sites (bsi_<n>, generated into
+ * gen/inline_sites.c; this program is linked with staticcall_inline()),
+ * while 0 or 1 busy caller threads run those sites, each update interleaved
+ * with one raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE) so that update/sync
+ * is a ratio within the same instant (as in update.c).
+ *
+ * An update rewrites the trampoline (trap-free, through its writable view)
+ * and every site (int3 protocol: the sites are not placed for atomic
+ * stores), all in one batch: 1 sync without sites, 3 with any number.
+ * Variants: the default options (the int3 protocol checks every thread's
+ * signal mask first) and sigtrap_check=off.
+ *
+ *   update_inline [--reps R] [--csv]
+ *
+ * Before measuring, every site is checked to be inline on the current
+ * target (static_call_sites()); every update is checked (the sites' function
+ * returns n times the new target's increment).  Nothing about the timings
+ * is asserted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <staticcall.h>
+
+#include "bench.h"
+
+/* gen/inline_sites.c */
+#define NSIZES 5
+extern const int bench_isite_sizes[NSIZES];
+extern struct static_call_key *const bench_isite_keys[NSIZES];
+extern long (*const bench_isite_runs[NSIZES])(long);
+
+static int csv;
+static long reps = 101;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "update_inline: %s: %s\n", what,
+		strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static struct static_call_stats stats(void)
+{
+	struct static_call_stats s;
+
+	if (static_call_get_stats(&s, sizeof(s)))
+		die("static_call_get_stats", EINVAL);
+	return s;
+}
+
+static double raw_sync_ns(void)
+{
+	double t0 = bench_now_ns();
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE,
+		    0, 0) != 0)
+		die("membarrier", errno);
+	return bench_now_ns() - t0;
+}
+
+/* Every site of bsi_<n> inline on @target (bsi_0: none). */
+static void check_sites(int k, void *target)
+{
+	int n = bench_isite_sizes[k];
+	struct static_call_site *s = calloc((size_t)n + 1, sizeof(*s));
+	int got = s ? __static_call_sites(bench_isite_keys[k], s, (size_t)n)
+		    : -ENOMEM;
+
+	if (got != n) {
+		fprintf(stderr,
+			"update_inline: bsi_%d has %d inline sites, %d "
+			"expected (linked with staticcall_inline()? "
+			"STATICCALL_INLINE=off?)\n",
+			n, got, n);
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		if (s[i].state != STATIC_CALL_SITE_INLINE ||
+		    s[i].target != target) {
+			fprintf(stderr,
+				"update_inline: bsi_%d: site %p in state %d, "
+				"not inline on %p\n",
+				n, s[i].addr, s[i].state, target);
+			exit(1);
+		}
+	free(s);
+}
+
+/* ---- busy callers ------------------------------------------------------ */
+static atomic_int stop_busy;
+static long (*busy_run)(long);
+
+static void *busy(void *arg)
+{
+	long x = 0;
+
+	(void)arg;
+	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
+		x = busy_run(x);
+		BENCH_BARRIER();
+	}
+	return (void *)(x & 0);
+}
+
+struct variant {
+	const char *name, *check;
+};
+static const struct variant variants[] = {
+	{"default", "on"},
+	{"check_off", "off"},
+};
+#define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+static void measure(const struct variant *v, int k, int nthreads)
+{
+	int n = bench_isite_sizes[k];
+	long nr = n >= 1000 ? (reps + 4) / 5 : reps;
+	double *upd = calloc((size_t)nr, sizeof(double));
+	double *syn = calloc((size_t)nr, sizeof(double));
+	double *rat = calloc((size_t)nr, sizeof(double));
+	struct static_call_key *key = bench_isite_keys[k];
+	long (*run)(long) = bench_isite_runs[k];
+	unsigned long long traps = 0, sites = 0;
+	unsigned long long smin = ~0ull, smax = 0;
+	pthread_t tid[8];
+	int err;
+
+	if (!upd || !syn || !rat)
+		die("calloc", ENOMEM);
+	err = static_call_set_option("sigtrap_check", v->check);
+	if (err)
+		die("static_call_set_option", err);
+	busy_run = run;
+	atomic_store(&stop_busy, 0);
+	for (int t = 0; t < nthreads; t++)
+		if (pthread_create(&tid[t], NULL, busy, NULL))
+			die("pthread_create", errno);
+	usleep(20000);
+	for (long r = 0; r < nr; r++) {
+		/* every update changes the target */
+		int to1 = key->func == (void *)bench_t0;
+		void *target = to1 ? (void *)bench_t1 : (void *)bench_t0;
+		long want = (n ? n : 1) * (to1 ? 2 : 1);
+		double s1 = 0, s2 = 0, t0, t1;
+		struct static_call_stats a = stats();
+
+		if (r & 1)
+			s1 = raw_sync_ns();
+		t0 = bench_now_ns();
+		err = __static_call_update(key, target);
+		t1 = bench_now_ns();
+		if (!(r & 1))
+			s2 = raw_sync_ns();
+		struct static_call_stats b = stats();
+		if (err)
+			die("static_call_update", err);
+		if (run(0) != want) {
+			fprintf(stderr,
+				"update_inline: bsi_%d: wrong result %ld, "
+				"%ld expected\n",
+				n, run(0), want);
+			exit(1);
+		}
+		upd[r] = t1 - t0;
+		syn[r] = s1 + s2;
+		rat[r] = upd[r] / syn[r];
+		unsigned long long sy = b.syncs - a.syncs;
+		smin = sy < smin ? sy : smin;
+		smax = sy > smax ? sy : smax;
+		traps += b.traps_emulated - a.traps_emulated;
+		sites += b.sites_patched - a.sites_patched;
+	}
+	atomic_store(&stop_busy, 1);
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(tid[t], NULL);
+	check_sites(k, key->func);
+
+	double u = bench_median(upd, (size_t)nr) / 1e3;
+	double s = bench_median(syn, (size_t)nr) / 1e3;
+	double q = bench_median(rat, (size_t)nr);
+	if (csv)
+		printf("update_inline,%s,%d,%d,%.3f,%.3f,%.3f,%llu,%llu,%.3f,%"
+		       ".2f,%ld\n",
+		       v->name, n, nthreads, u, s, q, smin, smax,
+		       (double)traps / (double)nr, (double)sites / (double)nr,
+		       nr);
+	else
+		printf("%-10s %5d %3d %11.2f %11.2f %8.2f %4llu-%-4llu %9.2f "
+		       "%9.1f\n",
+		       v->name, n, nthreads, u, s, q, smin, smax,
+		       (double)traps / (double)nr, (double)sites / (double)nr);
+	free(upd);
+	free(syn);
+	free(rat);
+}
+
+int main(int argc, char **argv)
+{
+	if (bench_args(argc, argv, "update_inline", &reps, &csv))
+		return 2;
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
+		die("membarrier register", errno);
+	for (int k = 0; k < NSIZES; k++)
+		check_sites(k, (void *)bench_t0);
+
+	if (csv)
+		printf("kind,variant,sites,threads,update_us,sync_us,ratio,"
+		       "syncs_min,syncs_max,traps_per_update,"
+		       "sites_patched_per_update,reps\n");
+	else
+		printf("%-10s %5s %3s %11s %11s %8s %9s %9s %9s\n", "variant",
+		       "sites", "thr", "update us", "raw sync us", "upd/sync",
+		       "syncs", "traps/upd", "patched");
+	for (size_t v = 0; v < NVARIANTS; v++)
+		for (int t = 0; t <= 1; t++)
+			for (int k = 0; k < NSIZES; k++)
+				measure(&variants[v], k, t);
+	return 0;
+}
