@@ -197,7 +197,7 @@ raw_mprotect(uintptr_t a, size_t len, int prot)
  * The window itself: no calls (libc may share the page in a static
  * executable), inline system calls, a plain byte copy.
  */
-static __attribute__((noinline)) long
+static SC_CODE_WRITER __attribute__((noinline)) long
 mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
 		const uint8_t *src, size_t len)
 {

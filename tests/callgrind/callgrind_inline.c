@@ -376,7 +376,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: callgrind_inline [--csv]\n");
 		return 2;
 	}
-	if (CI_SANITIZED || SC_TEST_SANITIZE[0])
+	if (CI_SANITIZED != 0 || SC_TEST_SANITIZE[0] != 0)
 		return skip("sanitizer build: valgrind cannot run a program "
 			    "built with AddressSanitizer (both reserve the "
 			    "address space and replace malloc); the gcc and "
