@@ -208,20 +208,36 @@ static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Is [a, a + len) inside one loaded segment (an executable one)? */
-static bool in_segment(const struct modinfo *mi, uintptr_t a, size_t len,
-		       bool exec)
+/* Is [a, a + len) inside one program header of type @type whose flags
+ * include @flags (a loaded segment, an executable one, RELRO)? */
+static bool in_phdr(const struct modinfo *mi, uintptr_t a, size_t len,
+		    uint32_t type, uint32_t flags)
 {
 	for (int i = 0; i < mi->phnum; i++) {
 		const ElfW(Phdr) *ph = &mi->phdr[i];
 		uintptr_t lo = mi->bias + ph->p_vaddr;
-		if (ph->p_type != PT_LOAD || (exec && !(ph->p_flags & PF_X)))
+		if (ph->p_type != type || (ph->p_flags & flags) != flags)
 			continue;
 		if (a >= lo && len <= ph->p_memsz &&
 		    a - lo <= ph->p_memsz - len)
 			return true;
 	}
 	return false;
+}
+
+static bool in_segment(const struct modinfo *mi, uintptr_t a, size_t len,
+		       bool exec)
+{
+	return in_phdr(mi, a, len, PT_LOAD, exec ? PF_X : 0);
+}
+
+/* @stub is a PLT entry in the module's code: 0 and the slot it jumps
+ * through (not checked: callers want it in different places). */
+static int plt_slot(const struct modinfo *mi, uintptr_t stub, uintptr_t *slot)
+{
+	if (!in_segment(mi, stub, 16, true))
+		return -ENOEXEC;
+	return sc_arch_plt_slot((const uint8_t *)stub, slot);
 }
 
 struct scan {
@@ -282,8 +298,7 @@ static int collect(void *arg, const struct sc_elf_site *e)
 			return reject(sc, a, e->name,
 				      "its target is not a trampoline");
 		tramp = dest;
-	} else if (in_segment(mi, dest, 16, true) &&
-		   sc_arch_plt_slot((const uint8_t *)dest, &slot) == 0 &&
+	} else if (plt_slot(mi, dest, &slot) == 0 &&
 		   in_segment(mi, slot, sizeof(uintptr_t), false)) {
 		got = (const uintptr_t *)slot;
 		tramp = __atomic_load_n(got, __ATOMIC_RELAXED);
@@ -373,20 +388,6 @@ static int scan_file(struct scan *sc)
 	return n;
 }
 
-/* Is [a, a + len) inside the module's RELRO region (read-only once
- * relocated, so a pointer there no longer changes)? */
-static bool in_relro(const struct modinfo *mi, uintptr_t a, size_t len)
-{
-	for (int i = 0; i < mi->phnum; i++) {
-		const ElfW(Phdr) *ph = &mi->phdr[i];
-		uintptr_t lo = mi->bias + ph->p_vaddr;
-		if (ph->p_type == PT_GNU_RELRO && a >= lo &&
-		    len <= ph->p_memsz && a - lo <= ph->p_memsz - len)
-			return true;
-	}
-	return false;
-}
-
 /*
  * The target a trampoline's bytes name, as an update would pass it.  A RET0
  * trampoline outside libstaticcall (DEFINE_STATIC_CALL_RET0 in a PIE
@@ -406,10 +407,10 @@ static int tramp_target(uintptr_t tramp, void **target)
 	if (sc_arch_tramp_decode((const uint8_t *)tramp, tramp, &func) != 0)
 		return -ENOEXEC; /* checked at registration: cannot happen */
 	pm.anchor = (uintptr_t)func;
+	/* RELRO: read-only once relocated, so the slot no longer changes */
 	if (func && dl_iterate_phdr(find_module, &pm) &&
-	    in_segment(&pm, (uintptr_t)func, 16, true) &&
-	    sc_arch_plt_slot(func, &slot) == 0 &&
-	    in_relro(&pm, slot, sizeof(void *)) &&
+	    plt_slot(&pm, (uintptr_t)func, &slot) == 0 &&
+	    in_phdr(&pm, slot, sizeof(void *), PT_GNU_RELRO, 0) &&
 	    __atomic_load_n((void **)slot, __ATOMIC_RELAXED) ==
 		    (void *)&__static_call_return0)
 		func = (void *)&__static_call_return0;
