@@ -32,7 +32,7 @@
 
 #include <staticcall.h>
 
-#include "bench.h"
+#include "bench_update.h"
 
 DEFINE_STATIC_CALL(upd_op, bench_t0);
 
@@ -74,12 +74,7 @@ static const struct proto protos[] = {
 };
 #define NPROTOS (sizeof(protos) / sizeof(protos[0]))
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "update: %s: %s\n", what,
-		strerror(err < 0 ? -err : err));
-	exit(1);
-}
+static void die(const char *what, int err) { bench_die("update", what, err); }
 
 static void set_proto(const struct proto *p)
 {
@@ -91,23 +86,9 @@ static void set_proto(const struct proto *p)
 		die("static_call_set_option", err);
 }
 
-static struct static_call_stats stats(void)
-{
-	struct static_call_stats s;
+static struct static_call_stats stats(void) { return bench_stats("update"); }
 
-	if (static_call_get_stats(&s, sizeof(s)))
-		die("static_call_get_stats", EINVAL);
-	return s;
-}
-
-static double raw_sync_ns(void)
-{
-	double t0 = bench_now_ns();
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE,
-		    0, 0) != 0)
-		die("membarrier", errno);
-	return bench_now_ns() - t0;
-}
+static double raw_sync_ns(void) { return bench_raw_sync_ns("update"); }
 
 /* ---- busy callers ------------------------------------------------------ */
 static atomic_int stop_busy;

@@ -33,7 +33,7 @@
 
 #include <staticcall.h>
 
-#include "bench.h"
+#include "bench_update.h"
 
 /* gen/inline_sites.c */
 #define NSIZES 5
@@ -46,28 +46,15 @@ static long reps = 101;
 
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "update_inline: %s: %s\n", what,
-		strerror(err < 0 ? -err : err));
-	exit(1);
+	bench_die("update_inline", what, err);
 }
 
 static struct static_call_stats stats(void)
 {
-	struct static_call_stats s;
-
-	if (static_call_get_stats(&s, sizeof(s)))
-		die("static_call_get_stats", EINVAL);
-	return s;
+	return bench_stats("update_inline");
 }
 
-static double raw_sync_ns(void)
-{
-	double t0 = bench_now_ns();
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE,
-		    0, 0) != 0)
-		die("membarrier", errno);
-	return bench_now_ns() - t0;
-}
+static double raw_sync_ns(void) { return bench_raw_sync_ns("update_inline"); }
 
 /* Every site of bsi_<n> inline on @target (bsi_0: none). */
 static void check_sites(int k, void *target)
