@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * x86-64 byte-level work: trampoline encodings (layout documented in
- * include/staticcall/arch-x86_64.h) and the emulation of a patched
- * instruction for a thread that hit the int3 in the patch window.
+ * include/staticcall/arch-x86_64.h), static key and inline call sites, and
+ * the emulation of a patched instruction for a thread that hit the int3 in
+ * the patch window.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,9 +23,14 @@ static const uint8_t ret_form[6] = {RET, INT3, INT3, INT3, INT3, INT3};
 /* jmp *2(%rip): the slot at +8 is 2 bytes past the end of this 6-byte insn */
 static const uint8_t far_form[6] = {0xff, 0x25, 0x02, 0x00, 0x00, 0x00};
 
+bool sc_arch_tramp_signature(const uint8_t *b)
+{
+	return memcmp(b + 6, sig, sizeof(sig)) == 0;
+}
+
 int sc_arch_tramp_decode(const uint8_t *b, uintptr_t tramp, void **target)
 {
-	if (memcmp(b + 6, sig, sizeof(sig)) != 0)
+	if (!sc_arch_tramp_signature(b))
 		return -ENOEXEC;
 	if (b[0] == JMP32 && b[5] == INT3) {
 		int32_t rel;
@@ -45,37 +51,47 @@ int sc_arch_tramp_decode(const uint8_t *b, uintptr_t tramp, void **target)
 	return -ENOEXEC;
 }
 
-void sc_arch_tramp_encode(uintptr_t tramp, void *func, struct sc_poke *p)
+/*
+ * RET0 is a jump to __static_call_return0: every form must be ONE
+ * instruction, because a thread can stop at any instruction boundary inside
+ * the trampoline and resume there after it was rewritten (an inline
+ * "xor %eax,%eax; ret" has a boundary at byte 2).
+ *
+ * The slot (bytes 8..15) is written only by the far form, with its new
+ * target.  Every other form keeps the slot as it is: a caller that fetched
+ * the old `jmp *slot` may load the slot at any later time, even after the
+ * instruction was replaced, so the slot must always hold a target that was
+ * installed during that call.  Clearing it for the NULL form sent such a
+ * caller to address 0 (issue #13, item 1; the store model in
+ * tools/model shows it).
+ */
+void sc_arch_tramp_encode(uintptr_t tramp, const uint8_t *old, void *func,
+			  uint8_t *n, struct sc_emu *e)
 {
-	uint8_t *n = p->new;
 	uintptr_t f = (uintptr_t)func;
-	uint64_t slot = f;
 
+	memcpy(n, old, STATIC_CALL_TRAMP_SIZE);
 	memcpy(n + 6, sig, sizeof(sig));
-	p->len = STATIC_CALL_TRAMP_SIZE;
-	p->target = f;
-	/* RET0 is a jump to __static_call_return0: every form must be ONE
-	 * instruction, because a thread can stop at any instruction boundary
-	 * inside the trampoline and resume there after it was rewritten (an
-	 * inline "xor %eax,%eax; ret" has a boundary at byte 2). */
+	e->site = tramp;
+	e->len = STATIC_CALL_TRAMP_SIZE;
+	e->target = f;
 	if (!func) {
 		memcpy(n, ret_form, 6);
-		p->emu = SC_EMU_RET;
-	} else {
-		intptr_t rel = (intptr_t)(f - (tramp + 5));
-		p->emu = SC_EMU_JMP;
-		if (rel == (int32_t)rel) {
-			int32_t r32 = (int32_t)rel;
-			n[0] = JMP32;
-			memcpy(n + 1, &r32, sizeof(r32));
-			n[5] = INT3;
-		} else {
-			memcpy(n, far_form, 6);
-		}
+		e->kind = SC_EMU_RET;
+		return;
 	}
-	if (!func)
-		slot = 0;
-	memcpy(n + 8, &slot, sizeof(slot));
+	intptr_t rel = (intptr_t)(f - (tramp + 5));
+	e->kind = SC_EMU_JMP;
+	if (rel == (int32_t)rel) {
+		int32_t r32 = (int32_t)rel;
+		n[0] = JMP32;
+		memcpy(n + 1, &r32, sizeof(r32));
+		n[5] = INT3;
+	} else {
+		uint64_t slot = f;
+		memcpy(n, far_form, 6);
+		memcpy(n + 8, &slot, sizeof(slot));
+	}
 }
 
 /* The kernel reports RIP just past the int3. */
@@ -103,30 +119,30 @@ SC_SIGNAL_CODE void sc_arch_trap_rewind(void *ucontext, uintptr_t site)
  * touches anything live: the red zone belongs to the callee-to-be, and the
  * kernel built our signal frame below the red zone.
  */
-SC_SIGNAL_CODE void sc_arch_emulate(void *ucontext, const struct sc_poke *p)
+SC_SIGNAL_CODE void sc_arch_emulate(void *ucontext, const struct sc_emu *e)
 {
 	ucontext_t *uc = ucontext;
 	greg_t *g = uc->uc_mcontext.gregs;
 	uint64_t *sp;
 
-	switch (p->emu) {
+	switch (e->kind) {
 	case SC_EMU_CALL:
 		g[REG_RSP] -= 8;
 		sp = (uint64_t *)g[REG_RSP];
-		*sp = (uint64_t)(uintptr_t)(p->addr + p->len);
-		g[REG_RIP] = (greg_t)p->target;
+		*sp = (uint64_t)(e->site + e->len);
+		g[REG_RIP] = (greg_t)e->target;
 		break;
 	case SC_EMU_JMP:
-		g[REG_RIP] = (greg_t)p->target;
+		g[REG_RIP] = (greg_t)e->target;
 		break;
 	case SC_EMU_NOP:
-		g[REG_RIP] = (greg_t)(uintptr_t)(p->addr + p->len);
+		g[REG_RIP] = (greg_t)(e->site + e->len);
 		break;
 	case SC_EMU_ZERO:
 		/* xor %eax,%eax: rax = 0, ZF and PF set, CF OF SF cleared */
 		g[REG_RAX] = 0;
 		g[REG_EFL] = (g[REG_EFL] & ~(greg_t)0x8d5) | 0x44;
-		g[REG_RIP] = (greg_t)(uintptr_t)(p->addr + p->len);
+		g[REG_RIP] = (greg_t)(e->site + e->len);
 		break;
 	case SC_EMU_RET0:
 		g[REG_RAX] = 0;
@@ -136,11 +152,15 @@ SC_SIGNAL_CODE void sc_arch_emulate(void *ucontext, const struct sc_poke *p)
 		g[REG_RIP] = (greg_t)*sp;
 		g[REG_RSP] += 8;
 		break;
+	default:
+		/* no emulation: run the site again */
+		g[REG_RIP] = (greg_t)e->site;
+		break;
 	}
 }
 
 /* ------------------------------------------------------------------------
- * Inline call sites
+ * Static key sites and inline call sites
  * ------------------------------------------------------------------------ */
 
 static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
@@ -157,16 +177,6 @@ static uintptr_t rel32_dest(const uint8_t *b, uintptr_t addr)
 	return addr + 5 + (uintptr_t)(intptr_t)rel;
 }
 
-int sc_arch_site_decode(const uint8_t *b, uintptr_t addr, bool *tail,
-			uintptr_t *dest)
-{
-	if (b[0] != CALL32 && b[0] != JMP32)
-		return -ENOEXEC;
-	*tail = b[0] == JMP32;
-	*dest = rel32_dest(b, addr);
-	return 0;
-}
-
 static bool rel32_put(uint8_t *out, uint8_t op, uintptr_t addr, uintptr_t to)
 {
 	intptr_t rel = (intptr_t)(to - (addr + 5));
@@ -179,32 +189,60 @@ static bool rel32_put(uint8_t *out, uint8_t op, uintptr_t addr, uintptr_t to)
 	return true;
 }
 
-void sc_arch_site_encode(const struct sc_site *s, void *func, struct sc_poke *p)
+void sc_arch_jump_encode(uintptr_t site, uintptr_t target, bool jump,
+			 uint8_t *out, struct sc_emu *e)
+{
+	e->site = site;
+	e->len = 5;
+	e->target = target;
+	if (jump && rel32_put(out, JMP32, site, target)) {
+		e->kind = SC_EMU_JMP;
+		return;
+	}
+	/* a branch site's target is always in reach (same function); a
+	 * corrupt entry that says otherwise gets bytes its site never holds,
+	 * which the check against memory refuses */
+	memcpy(out, nop5, 5);
+	e->kind = jump ? SC_EMU_NONE : SC_EMU_NOP;
+}
+
+int sc_arch_site_decode(const uint8_t *b, uintptr_t addr, bool *tail,
+			uintptr_t *dest)
+{
+	if (b[0] != CALL32 && b[0] != JMP32)
+		return -ENOEXEC;
+	*tail = b[0] == JMP32;
+	*dest = rel32_dest(b, addr);
+	return 0;
+}
+
+void sc_arch_site_encode(const struct sc_site *s, void *func, uint8_t *n,
+			 struct sc_emu *e)
 {
 	uintptr_t addr = (uintptr_t)s->addr, f = (uintptr_t)func;
 	uint8_t op = s->tail ? JMP32 : CALL32;
 
-	p->addr = s->addr;
-	p->len = 5;
-	memcpy(p->old, s->cur, 5);
+	e->site = addr;
+	e->len = 5;
+	e->target = 0;
 	if (!func) {
-		memcpy(p->new, s->tail ? ret5 : nop5, 5);
-		p->emu = s->tail ? SC_EMU_RET : SC_EMU_NOP;
+		memcpy(n, s->tail ? ret5 : nop5, 5);
+		e->kind = s->tail ? SC_EMU_RET : SC_EMU_NOP;
 		return;
 	}
 	if (!s->tail && f == (uintptr_t)&__static_call_return0) {
-		memcpy(p->new, xor5, 5);
-		p->emu = SC_EMU_ZERO;
+		memcpy(n, xor5, 5);
+		e->kind = SC_EMU_ZERO;
 		return;
 	}
 	/* out of reach: back to the compiled instruction, whose trampoline
 	 * reaches anything */
-	if (!rel32_put(p->new, op, addr, f)) {
+	if (!rel32_put(n, op, addr, f)) {
 		f = s->orig;
-		rel32_put(p->new, op, addr, f);
+		rel32_put(n, op, addr, f);
 	}
-	p->emu = s->tail ? SC_EMU_JMP : SC_EMU_CALL;
-	p->target = f;
+	e->kind = s->tail ? SC_EMU_JMP : SC_EMU_CALL;
+	e->target = f;
 }
 
 int sc_arch_site_state(const struct sc_site *s, const uint8_t *b, void **target)
