@@ -272,3 +272,58 @@ int sc_elf_func(const void *img, size_t size, uint64_t addr, const char **name,
 	*value = best.st_value;
 	return 0;
 }
+
+/* The symbol table of type @type and its strings: true if present and
+ * sound (*err set to -ENOEXEC when present and malformed). */
+static bool symtab(const struct image *im, const struct sections *sh,
+		   uint32_t type, Elf64_Shdr *st, Elf64_Shdr *str, int *err)
+{
+	uint64_t i;
+
+	for (i = 1; i < sh->n; i++) {
+		shdr(im, sh, i, st);
+		if (st->sh_type == type)
+			break;
+	}
+	if (i >= sh->n)
+		return false;
+	if (!contents(im, st) || st->sh_entsize != sizeof(Elf64_Sym) ||
+	    !shdr(im, sh, st->sh_link, str) || str->sh_type != SHT_STRTAB ||
+	    !contents(im, str)) {
+		*err = -ENOEXEC;
+		return false;
+	}
+	return true;
+}
+
+int sc_elf_funcs(const void *img, size_t size, uint64_t lo, uint64_t hi,
+		 sc_elf_func_fn fn, void *arg)
+{
+	struct image im = {img, size};
+	struct sections sh;
+	Elf64_Shdr st, str;
+	int err = section_table(&im, &sh);
+
+	if (err)
+		return err == -ENODATA ? -ENOENT : err;
+	if (!symtab(&im, &sh, SHT_SYMTAB, &st, &str, &err) &&
+	    (err || !symtab(&im, &sh, SHT_DYNSYM, &st, &str, &err)))
+		return err ? err : -ENOENT;
+	for (uint64_t k = 1; k < st.sh_size / sizeof(Elf64_Sym); k++) {
+		Elf64_Sym sym;
+		const char *name;
+		memcpy(&sym, im.p + st.sh_offset + k * sizeof(sym),
+		       sizeof(sym));
+		if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || !sym.st_size ||
+		    sym.st_value >= hi || sym.st_value + sym.st_size <= lo)
+			continue;
+		name = string(&im, &str, sym.st_name);
+		if (!name)
+			return -ENOEXEC;
+		err = fn(arg, name, sym.st_value, sym.st_size);
+		if (err)
+			return err;
+	}
+	return 0;
+}

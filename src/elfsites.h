@@ -55,6 +55,17 @@ SC_HIDDEN int sc_elf_sites(const void *img, size_t size, sc_elf_site_fn fn,
 SC_HIDDEN int sc_elf_func(const void *img, size_t size, uint64_t addr,
 			  const char **name, uint64_t *value);
 
+/*
+ * Call @fn for every function symbol (STT_FUNC, defined, of non-zero size,
+ * from .symtab, else .dynsym) that overlaps [lo, hi) (link-time
+ * addresses), until it returns non-zero (that value is returned).  0,
+ * -ENOENT (no symbol table), or -ENOEXEC.
+ */
+typedef int (*sc_elf_func_fn)(void *arg, const char *name, uint64_t value,
+			      uint64_t size);
+SC_HIDDEN int sc_elf_funcs(const void *img, size_t size, uint64_t lo,
+			   uint64_t hi, sc_elf_func_fn fn, void *arg);
+
 /* The program header table of the image: 0, or -ENOEXEC. */
 SC_HIDDEN int sc_elf_phdrs(const void *img, size_t size, const void **phdrs,
 			   size_t *count, size_t *entsize);

@@ -87,3 +87,17 @@ void sc_log(enum static_call_print_level level, const char *fmt, ...)
 	va_end(ap);
 	fn(level, msg);
 }
+
+/* A stand-in until log.c gets its async-signal-safe table (issue #13). */
+const char *sc_strerror(int errnum) { return strerror(errnum); }
+
+void sc_hexdump(char *out, const uint8_t *b, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[3 * i] = hex[b[i] >> 4];
+		out[3 * i + 1] = hex[b[i] & 15];
+		out[3 * i + 2] = i + 1 < n ? ' ' : 0;
+	}
+}

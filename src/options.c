@@ -11,18 +11,23 @@
 
 #include "internal.h"
 
-enum sc_protocol sc_protocol = SC_PROTO_AUTO; /* under the patch lock */
-bool sc_sigtrap_check = true;		      /* under the patch lock */
-bool sc_perf_map;			      /* under the patch lock */
+/* Under the patch lock. */
+struct sc_options sc_opt = {
+	.protocol = SC_PROTO_AUTO,
+	.write = SC_WRITE_AUTO,
+	.sigtrap_check = true,
+	.perf_map = false,
+	.inline_sites = true,
+};
 
 static int set_write(const char *v)
 {
 	if (!strcmp(v, "auto"))
-		sc_text_set_method(SC_WRITE_AUTO);
+		sc_opt.write = SC_WRITE_AUTO;
 	else if (!strcmp(v, "procmem"))
-		sc_text_set_method(SC_WRITE_PROCMEM);
+		sc_opt.write = SC_WRITE_PROCMEM;
 	else if (!strcmp(v, "mprotect"))
-		sc_text_set_method(SC_WRITE_MPROTECT);
+		sc_opt.write = SC_WRITE_MPROTECT;
 	else
 		return -EINVAL;
 	return 0;
@@ -31,9 +36,13 @@ static int set_write(const char *v)
 static int set_protocol(const char *v)
 {
 	if (!strcmp(v, "auto"))
-		sc_protocol = SC_PROTO_AUTO;
+		sc_opt.protocol = SC_PROTO_AUTO;
+	else if (!strcmp(v, "flip"))
+		sc_opt.protocol = SC_PROTO_FLIP;
+	else if (!strcmp(v, "store"))
+		sc_opt.protocol = SC_PROTO_STORE;
 	else if (!strcmp(v, "int3"))
-		sc_protocol = SC_PROTO_INT3;
+		sc_opt.protocol = SC_PROTO_INT3;
 	else
 		return -EINVAL;
 	return 0;
@@ -52,14 +61,17 @@ static int set_bool(bool *b, const char *v)
 
 static int set_sigtrap_check(const char *v)
 {
-	return set_bool(&sc_sigtrap_check, v);
+	return set_bool(&sc_opt.sigtrap_check, v);
 }
 
-static int set_perf_map(const char *v) { return set_bool(&sc_perf_map, v); }
+static int set_perf_map(const char *v) { return set_bool(&sc_opt.perf_map, v); }
 
 static int set_log(const char *v) { return sc_log_set_level(v); }
 
-static int set_inline(const char *v) { return set_bool(&sc_inline, v); }
+static int set_inline(const char *v)
+{
+	return set_bool(&sc_opt.inline_sites, v);
+}
 
 static const struct option {
 	const char *name;
@@ -68,7 +80,8 @@ static const struct option {
 	const char *values;
 } options[] = {
 	{"write", "STATICCALL_WRITE", set_write, "auto, procmem, mprotect"},
-	{"protocol", "STATICCALL_PROTOCOL", set_protocol, "auto, int3"},
+	{"protocol", "STATICCALL_PROTOCOL", set_protocol,
+	 "auto, flip, store, int3"},
 	{"sigtrap_check", "STATICCALL_SIGTRAP_CHECK", set_sigtrap_check,
 	 "on, off"},
 	{"perf_map", "STATICCALL_PERF_MAP", set_perf_map, "on, off"},
