@@ -480,7 +480,7 @@ SC_API int static_call_synchronize(void);
  * Statistics and diagnostics
  * ------------------------------------------------------------------------ */
 #define STATIC_CALL_STATS(X)                                                   \
-	X(updates)	   /* successful static_call_update() calls */         \
+	X(updates)	   /* successful updates and key changes */            \
 	X(batches)	   /* patch protocol runs that wrote code */           \
 	X(sites_patched)   /* sites rewritten by those runs */                 \
 	X(syncs)	   /* cross-core synchronisations issued */            \
@@ -495,7 +495,13 @@ SC_API int static_call_synchronize(void);
 	X(int3_refused)	  /* int3 patches refused: a thread blocked SIGTRAP */ \
 	X(errors)	  /* updates and commits that failed */                \
 	X(sites_found)	  /* inline call sites registered at module load */    \
-	X(sites_rejected) /* site table entries that failed their checks */
+	X(sites_rejected) /* site table entries that failed their checks */   \
+	X(flips)	  /* regions of code pages flipped to a new copy */   \
+	X(pages_flipped)  /* pages those flips mapped */                      \
+	X(unchanged)	  /* updates to the state already installed: no     \
+			   * write, no sync */                                \
+	X(int3_fallbacks) /* sites patched with int3 where the default       \
+			   * protocol could not be used */
 
 struct static_call_stats {
 #define __SC_STAT_FIELD(n) unsigned long long n;

@@ -5,51 +5,30 @@
  *
  *   1. take the patch lock, prepare the runtime;
  *   2. keep the last request per static call / key;
- *   3. turn requests into pokes: a trampoline per static call, every site
- *      whose state changes per key (in all loaded modules);
+ *   3. let each request's kind turn it into pokes: a trampoline and its
+ *      inline sites per static call, every site whose state changes per key
+ *      (in all loaded modules);
  *   4. sort the pokes by address and compare every site's live bytes with
- *      what the library last wrote there: any mismatch fails the commit
- *      before a byte is written;
- *   5. run the protocol (poke.c) over all of them: one patch, a constant
- *      number of syncs;
- *   6. record the new states.
+ *      what the library last wrote there (I1): any mismatch fails the
+ *      commit before a byte is written;
+ *   5. patch them all as one batch (engine.c): a constant number of syncs;
+ *   6. record the new state: each poke's bytes in its shadow, and each
+ *      request's through its kind.
  *
+ * The pipeline never names a kind: a request carries its kind's operations.
  * The pokes live in an mmap-backed array reused under the lock, so updates
  * do not call malloc.
  */
 #define _GNU_SOURCE
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 
-_Static_assert(sizeof(struct sc_poke) == sizeof(struct static_call_batch_entry),
+_Static_assert(sizeof(union sc_slot) == sizeof(struct static_call_batch_entry),
 	       "batch entries hold one request");
-_Static_assert(_Alignof(struct sc_poke) <=
+_Static_assert(_Alignof(union sc_slot) ==
 		       _Alignof(struct static_call_batch_entry),
 	       "batch entries hold one request");
-
-int sc_array_grow(void **v, size_t *cap, size_t n, size_t size, size_t min)
-{
-	size_t ncap = *cap ? *cap : min;
-	void *nv;
-
-	while (ncap <= n)
-		ncap *= 2;
-	if (ncap == *cap)
-		return 0;
-	nv = mmap(NULL, ncap * size, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (nv == MAP_FAILED)
-		return -ENOMEM;
-	if (*v) {
-		memcpy(nv, *v, n * size);
-		munmap(*v, *cap * size);
-	}
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
 
 struct sc_poke *sc_pokes_add(struct sc_pokes *ps)
 {
@@ -63,10 +42,13 @@ struct sc_poke *sc_pokes_add(struct sc_pokes *ps)
 static struct sc_pokes work; /* under the patch lock */
 unsigned long sc_commit_seq; /* under the patch lock: commits so far */
 
-/* Order requests by owner, then by seq; pokes by address. */
+struct sc_pokes *sc_work(void) { return &work; }
+
+/* Order requests by owner, then by arrival. */
 static bool req_less(const void *x, const void *y)
 {
-	const struct sc_poke *a = x, *b = y;
+	const struct sc_req *a = &((const union sc_slot *)x)->r;
+	const struct sc_req *b = &((const union sc_slot *)y)->r;
 
 	if (a->owner != b->owner)
 		return (uintptr_t)a->owner < (uintptr_t)b->owner;
@@ -74,18 +56,24 @@ static bool req_less(const void *x, const void *y)
 }
 
 /* Keep the last request per owner (sorted by owner, seq). */
-static size_t dedupe(struct sc_poke *r, size_t n)
+static size_t dedupe(union sc_slot *r, size_t n)
 {
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (i + 1 < n && r[i + 1].owner == r[i].owner)
+		if (i + 1 < n && r[i + 1].r.owner == r[i].r.owner)
 			continue;
 		if (m != i)
 			r[m] = r[i];
 		m++;
 	}
 	return m;
+}
+
+static bool poke_less(const void *x, const void *y)
+{
+	return ((const struct sc_poke *)x)->addr <
+	       ((const struct sc_poke *)y)->addr;
 }
 
 static int verify(const struct sc_poke *p)
@@ -102,54 +90,35 @@ static int verify(const struct sc_poke *p)
 	return -EILSEQ;
 }
 
-static int expand(struct sc_poke *reqs, size_t n)
+/*
+ * Lock held: patch every poke of the work array as one batch.  All or
+ * nothing: each site's live bytes are compared with what the library last
+ * wrote there before the first write (I1); on success each poke's new
+ * bytes go to its shadow.
+ */
+int sc_work_patch(void)
 {
+	static const struct sc_sort_ops ops = {sizeof(struct sc_poke),
+					       poke_less, NULL};
 	int err = 0;
 
-	work.n = 0;
-	/* pending inline sites join first: that re-sorts the site arrays the
-	 * site pokes below point into */
-	for (size_t i = 0; i < n; i++)
-		if (reqs[i].kind == SC_REQ_CALL && reqs[i].owner)
-			sc_sites_resolve(reqs[i].owner);
-	for (size_t i = 0; !err && i < n; i++) {
-		struct sc_poke *r = &reqs[i], *p;
-		if (r->kind == SC_REQ_CALL) {
-			err = sc_call_prepare(r);
-			/* no change: checked only once a batch was pinned */
-			if (!err && (!r->skip || sc_poke_pinned_any())) {
-				p = sc_pokes_add(&work);
-				if (!p)
-					return -ENOMEM;
-				*p = *r;
-			}
-			if (!err)
-				err = sc_sites_prepare(r->owner, r->value,
-						       &work);
-		} else if (r->kind == SC_REQ_KEY) {
-			err = sc_key_prepare(r, &work);
-		} else {
-			err = -EINVAL;
-		}
+	sc_sort(work.v, work.n, &ops);
+	for (size_t i = 0; !err && i < work.n; i++) {
+		const struct sc_poke *p = &work.v[i];
+		if (i > 0 && p->addr < work.v[i - 1].addr + work.v[i - 1].len)
+			err = -EINVAL; /* two pokes of one site: a bug */
+		else
+			err = verify(p);
 	}
+	if (!err)
+		err = sc_patch(work.v, work.n);
+	for (size_t i = 0; !err && i < work.n; i++)
+		if (work.v[i].shadow)
+			memcpy(work.v[i].shadow, work.v[i].new, work.v[i].len);
 	return err;
 }
 
-int sc_commit_one(enum sc_req kind, void *owner, void *value, uintptr_t mode)
-{
-	struct sc_poke r;
-
-	if (!owner)
-		return -EINVAL;
-	memset(&r, 0, sizeof(r));
-	r.kind = (uint8_t)kind;
-	r.owner = owner;
-	r.value = value;
-	r.target = mode;
-	return sc_commit(&r, 1);
-}
-
-int sc_commit(struct sc_poke *reqs, size_t n)
+int sc_commit(union sc_slot *reqs, size_t n)
 {
 	static const struct sc_sort_ops by_owner = {sizeof(*reqs), req_less,
 						    NULL};
@@ -157,7 +126,7 @@ int sc_commit(struct sc_poke *reqs, size_t n)
 
 	if (err) {
 		sc_warn("update from inside an update on the same thread: %s",
-			strerror(-err));
+			sc_strerror(-err));
 		goto out;
 	}
 	err = sc_runtime_prepare();
@@ -166,50 +135,26 @@ int sc_commit(struct sc_poke *reqs, size_t n)
 	sc_commit_seq++;
 	sc_sort(reqs, n, &by_owner);
 	n = dedupe(reqs, n);
-	err = expand(reqs, n);
+	work.n = 0;
+	for (size_t i = 0; !err && i < n; i++)
+		if (!reqs[i].r.kind)
+			err = -EINVAL;
+		else if (reqs[i].r.kind->resolve)
+			reqs[i].r.kind->resolve(&reqs[i].r);
+	for (size_t i = 0; !err && i < n; i++)
+		err = reqs[i].r.kind->prepare(&reqs[i].r, &work);
 	if (!err)
 		err = sc_work_patch();
 	if (err)
 		goto unlock;
-	for (size_t i = 0; i < n; i++) {
-		if (reqs[i].kind == SC_REQ_CALL)
-			sc_call_done(&reqs[i]);
-		else
-			sc_key_done(&reqs[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		reqs[i].r.kind->done(&reqs[i].r);
 	sc_stat_add(updates, n);
 unlock:
 	sc_unlock();
 out:
 	if (err)
 		sc_stat_add(errors, 1);
-	return err;
-}
-
-struct sc_pokes *sc_work(void) { return &work; }
-
-/*
- * Lock held: patch every poke of the work array as one batch.  All or
- * nothing: each site's live bytes are compared with what the library last
- * wrote there before the first write.  Inline call sites record their new
- * state afterwards (static calls and keys do it from their requests).
- */
-int sc_work_patch(void)
-{
-	int err = 0;
-
-	sc_poke_sort(work.v, work.n);
-	for (size_t i = 0; !err && i < work.n; i++) {
-		if (i > 0 && work.v[i].addr == work.v[i - 1].addr)
-			err = -EINVAL; /* two requests for one site: a bug */
-		else
-			err = verify(&work.v[i]);
-	}
-	if (!err)
-		err = sc_poke_batch(work.v, work.n);
-	for (size_t i = 0; !err && i < work.n; i++)
-		if (work.v[i].kind == SC_REQ_SITE && !work.v[i].skip)
-			sc_site_done(&work.v[i]);
 	return err;
 }
 
@@ -221,14 +166,17 @@ int static_call_synchronize(void)
 		return err;
 	err = sc_runtime_prepare();
 	if (!err)
+		err = sc_sync_usable();
+	if (!err)
 		err = sc_sync_cores();
 	sc_trap_quiesce();
 	sc_unlock();
 	return err;
 }
 
-/* ------------------------------------------------------------------------ */
-
+/* ------------------------------------------------------------------------
+ * The batch API
+ * ------------------------------------------------------------------------ */
 int static_call_batch_init(struct static_call_batch *b,
 			   struct static_call_batch_entry *storage,
 			   size_t capacity)
@@ -241,10 +189,9 @@ int static_call_batch_init(struct static_call_batch *b,
 	return 0;
 }
 
-static int batch_add(struct static_call_batch *b, enum sc_req kind, void *owner,
-		     void *value)
+int sc_batch_add(struct static_call_batch *b, void *owner, struct sc_req **out)
 {
-	struct sc_poke *p;
+	struct sc_req *r;
 	int err = 0;
 
 	if (!b)
@@ -258,26 +205,12 @@ static int batch_add(struct static_call_batch *b, enum sc_req kind, void *owner,
 			b->error = err;
 		return err;
 	}
-	p = (struct sc_poke *)&b->entries[b->count++];
-	memset(p, 0, sizeof(*p));
-	p->kind = (uint8_t)kind;
-	p->owner = owner;
-	p->value = value;
-	p->seq = b->__seq++;
+	r = &((union sc_slot *)(void *)b->entries)[b->count++].r;
+	memset(r, 0, sizeof(*r));
+	r->owner = owner;
+	r->seq = b->__seq++;
+	*out = r;
 	return 0;
-}
-
-int __static_call_batch_add(struct static_call_batch *b,
-			    struct static_call_key *key, void *func)
-{
-	return batch_add(b, SC_REQ_CALL, key, func);
-}
-
-int __static_key_batch_set(struct static_call_batch *b, struct static_key *key,
-			   int enabled)
-{
-	/* mode "set" (->target 0): see sc_key_prepare() */
-	return batch_add(b, SC_REQ_KEY, key, (void *)(intptr_t) !!enabled);
 }
 
 int static_call_batch_commit(struct static_call_batch *b)
@@ -288,7 +221,7 @@ int static_call_batch_commit(struct static_call_batch *b)
 		return -EINVAL;
 	if (b->error)
 		return b->error;
-	err = sc_commit((struct sc_poke *)b->entries, b->count);
+	err = sc_commit((union sc_slot *)(void *)b->entries, b->count);
 	if (!err)
 		static_call_batch_reset(b);
 	return err;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lazy setup, the patch lock and fork handling.
+ * Lazy setup, the patch lock, fork and exit.
  *
  * The patch lock is a futex word holding the owner's thread id rather than a
  * pthread mutex, for two reasons: taking it is async-signal-safe, and a
@@ -18,33 +18,16 @@
 
 #include "internal.h"
 
+SC_HIDDEN void sc_os_forget_tid(void);
+
 static _Atomic long lock_owner; /* tid of the holder, 0 when free */
 static _Atomic int lock_waiters;
-static bool runtime_ready; /* under the lock */
-static pid_t runtime_pid;  /* under the lock */
+static _Atomic pid_t lock_pid; /* the process the holder belongs to */
+static bool lock_lost;	       /* under the lock: see sc_lock() */
+static bool runtime_ready;     /* under the lock */
+static pid_t runtime_pid;      /* under the lock */
 static _Atomic int atfork_done;
-
-/*
- * The thread id, cached per thread: the SIGTRAP handler needs it before it
- * can mark itself as inside the handler, and a system call there is a
- * preemption point in the window where the thread has SIGTRAP blocked but
- * no mark yet (the SIGTRAP check would take it for a thread that blocks
- * SIGTRAP: tests/stress/repro_preempted_handler.c).  initial-exec TLS is a
- * plain load, safe in a signal handler.  A fork child's thread gets a new
- * id: forget_parent() drops the cached one.
- */
-static __thread long cached_tid __attribute__((tls_model("initial-exec")));
-
-SC_SIGNAL_CODE long sc_gettid(void)
-{
-	long tid = cached_tid;
-
-	if (!tid) {
-		tid = syscall(SYS_gettid);
-		cached_tid = tid;
-	}
-	return tid;
-}
+static _Atomic bool exiting;
 
 static long futex(_Atomic long *uaddr, int op, long val)
 {
@@ -53,11 +36,39 @@ static long futex(_Atomic long *uaddr, int op, long val)
 	return syscall(SYS_futex, (void *)uaddr, op, (int)val, NULL, NULL, 0);
 }
 
+/*
+ * A child forked without atfork handlers (a raw fork or clone system call)
+ * inherits the lock word as it was.  Held by one of the parent's threads,
+ * it will never be released here, and the update it protected stopped
+ * half way in this copy of the process: nothing in the library's state can
+ * be trusted, so every update fails with -ENOTRECOVERABLE.  Free, the
+ * child carries on (sc_runtime_prepare() notices the new process).
+ */
+static int lock_check_fork(pid_t pid)
+{
+	if (atomic_load(&lock_pid) == pid || atomic_load(&lock_pid) == 0)
+		return 0;
+	sc_os_forget_tid(); /* the TLS of the parent's thread */
+	if (atomic_load(&lock_owner) != 0 && !lock_lost) {
+		lock_lost = true;
+		sc_warn("forked without atfork handlers while an update was "
+			"in progress: this process cannot update any more");
+	}
+	if (lock_lost)
+		return -ENOTRECOVERABLE;
+	atomic_store(&lock_pid, pid);
+	return 0;
+}
+
 int sc_lock(void)
 {
-	long self = sc_gettid();
-	long expect = 0;
+	pid_t pid = getpid();
+	long self, expect = 0;
+	int err = lock_check_fork(pid);
 
+	if (err)
+		return err;
+	self = sc_gettid();
 	if (atomic_load(&lock_owner) == self)
 		return -EDEADLK;
 	while (!atomic_compare_exchange_weak(&lock_owner, &expect, self)) {
@@ -68,6 +79,7 @@ int sc_lock(void)
 		}
 		expect = 0;
 	}
+	atomic_store(&lock_pid, pid);
 	return 0;
 }
 
@@ -83,10 +95,11 @@ void sc_unlock(void)
  * patcher left to finish them), so the parent holds the patch lock across
  * fork().  The child has one thread and a new mm: it drops the lock, opens
  * its own /proc/self/mem and registers membarrier again (registration is per
- * mm).  A fork from inside an update (from the trace hook) cannot take the
- * lock: parent and child each go on with the update from where the fork
- * left it, on their own copy of the code, and the child keeps the lock
- * under its own thread id until its copy of the update finishes.
+ * mm).  Both move to new copies of code pages (flip.c).  A fork from inside
+ * an update (from the trace hook) cannot take the lock: parent and child
+ * each go on with the update from where the fork left it, on their own copy
+ * of the code, and the child keeps the lock under its own thread id until
+ * its copy of the update finishes.
  */
 static _Thread_local int fork_lock_err;
 
@@ -94,9 +107,10 @@ static void atfork_prepare(void) { fork_lock_err = sc_lock(); }
 
 static void atfork_parent(void)
 {
-	/* Before anyone can write again: our trampoline pages must stop
-	 * being shared with the child (alias.c). */
-	sc_alias_after_fork();
+	/* before anyone can write again: no copy of code may be shared with
+	 * the child (flip.c, F1) */
+	if (fork_lock_err != -ENOTRECOVERABLE)
+		sc_flip_after_fork();
 	if (fork_lock_err == 0)
 		sc_unlock();
 }
@@ -104,18 +118,19 @@ static void atfork_parent(void)
 /* A new process: drop what belonged to the parent's threads and mm. */
 static void forget_parent(void)
 {
-	cached_tid = 0;
+	sc_os_forget_tid();
 	sc_trap_after_fork();
-	sc_alias_after_fork();
+	sc_flip_after_fork();
 	sc_text_after_fork();
 	sc_sync_after_fork();
 }
 
 static void atfork_child(void)
 {
-	cached_tid = 0; /* before anything asks for this thread's new id */
+	sc_os_forget_tid(); /* before anything asks for this thread's new id */
 	atomic_store(&lock_owner, fork_lock_err == -EDEADLK ? sc_gettid() : 0);
 	atomic_store(&lock_waiters, 0);
+	atomic_store(&lock_pid, getpid());
 	runtime_ready = false;
 	forget_parent();
 }
@@ -129,11 +144,18 @@ static int register_atfork(void)
 	err = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	if (err) {
 		atomic_store(&atfork_done, 0);
-		sc_warn("pthread_atfork: %s", strerror(err));
+		sc_warn("pthread_atfork: %s", sc_strerror(err));
 		return -err;
 	}
 	return 0;
 }
+
+/* exit() runs atexit handlers (this one among them, registered when the
+ * library was loaded) before the modules' destructors: from then on no
+ * module's code will be unmapped. */
+static void at_exit(void) { atomic_store(&exiting, true); }
+
+bool sc_exiting(void) { return atomic_load(&exiting); }
 
 /*
  * The fork handlers are registered when the library is loaded, not at the
@@ -145,6 +167,7 @@ static int register_atfork(void)
 __attribute__((constructor)) static void sc_runtime_load(void)
 {
 	register_atfork();
+	atexit(at_exit);
 }
 
 int sc_runtime_prepare(void)
@@ -153,7 +176,7 @@ int sc_runtime_prepare(void)
 	pid_t pid = getpid();
 
 	if (runtime_ready && pid == runtime_pid)
-		return sc_trap_install(); /* someone may have replaced it */
+		return 0;
 	if (runtime_ready) {
 		/* forked without atfork handlers (raw clone/syscall) */
 		forget_parent();
@@ -162,9 +185,6 @@ int sc_runtime_prepare(void)
 	if (err)
 		return err;
 	sc_options_from_env();
-	err = sc_trap_install();
-	if (err)
-		return err;
 	err = sc_sync_init();
 	if (err)
 		return err;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Static calls in trampoline mode: keys, updates and batches.
+ * Static calls: the API, and the kind of request that retargets one.
  *
  * A key's trampoline bytes are checked once, on first use, against the forms
  * the library emits (src/arch/<arch>/insn.c); they are then kept in the key
  * (__shadow).  Every later update compares the live bytes with that copy
- * before writing anything, and refreshes it after the patch.  No allocation
+ * before writing anything, and the copy follows every patch.  No allocation
  * happens on this path, so updates are async-signal-safe.
  */
 #define _GNU_SOURCE
@@ -20,54 +20,13 @@ DEFINE_STATIC_CALL_NULL(static_call_trace_hook, static_call_trace_fn_t);
 
 long __static_call_return0(void) { return 0; }
 
-void sc_hexdump(char *out, const uint8_t *b, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[3 * i] = hex[b[i] >> 4];
-		out[3 * i + 1] = hex[b[i] & 15];
-		out[3 * i + 2] = i + 1 < n ? ' ' : 0;
-	}
-}
-
-/*
- * The protection of the mapping that holds a trampoline.  Reading
- * /proc/self/maps costs ~100 us; a batch of thousands of static calls used
- * for the first time would read it once per call, although their
- * trampolines sit in a few mappings.  So the last mapping found is kept for
- * the rest of the commit (sc_commit_seq), when no mapping of code can go
- * away: module unloads take the patch lock, and the only mappings replaced
- * meanwhile are trampoline pages getting their writable view, with the
- * same protection.
- */
-static int tramp_prot(const uint8_t *tramp, int *prot)
-{
-	static struct {
-		uintptr_t lo, hi;
-		int prot;
-		unsigned long seq;
-	} last;
-	uintptr_t t = (uintptr_t)tramp;
-	int err;
-
-	if (last.seq == sc_commit_seq && last.hi && t >= last.lo &&
-	    t + STATIC_CALL_TRAMP_SIZE <= last.hi) {
-		*prot = last.prot;
-		return 0;
-	}
-	err = sc_mem_range(tramp, &last.lo, &last.hi, &last.prot);
-	if (!err && t + STATIC_CALL_TRAMP_SIZE > last.hi)
-		err = -EFAULT; /* spans mappings */
-	last.seq = err ? 0 : sc_commit_seq;
-	*prot = last.prot;
-	return err;
-}
-
-/* First use of a key: is its trampoline really one of ours?  Lock held. */
+/* First use of a key: is its trampoline really one of ours?  Lock held.
+ * The trampoline must lie in an executable segment of a loaded object
+ * (without /proc: the dynamic linker says so). */
 static int key_prepare(struct static_call_key *key)
 {
 	uint8_t *tramp;
+	uintptr_t lo, hi;
 	void *target;
 	int prot = 0, err;
 
@@ -79,9 +38,7 @@ static int key_prepare(struct static_call_key *key)
 			(void *)key, (void *)tramp);
 		return -ENOEXEC;
 	}
-	err = tramp_prot(tramp, &prot);
-	if (!err && !(prot & PROT_EXEC))
-		err = -ENOEXEC;
+	err = sc_code_range(tramp, STATIC_CALL_TRAMP_SIZE, &lo, &hi, &prot);
 	if (err) {
 		sc_warn("key %p: trampoline %p is not in executable memory",
 			(void *)key, (void *)tramp);
@@ -98,47 +55,97 @@ static int key_prepare(struct static_call_key *key)
 		return err;
 	}
 	memcpy(key->__shadow, tramp, STATIC_CALL_TRAMP_SIZE);
-	key->__flags |= SC_KEY_READY;
+	__atomic_or_fetch(&key->__flags, SC_KEY_READY, __ATOMIC_RELEASE);
 	return 0;
 }
 
-/* Lock held: the trampoline poke for a static call request, in place. */
-int sc_call_prepare(struct sc_poke *p)
+/* Lock held: the trampoline's poke and those of its inline sites. */
+static int call_prepare(struct sc_req *r, struct sc_pokes *out)
 {
-	struct static_call_key *key = p->owner;
+	struct static_call_key *key = r->owner;
+	struct sc_poke *p;
+	uint8_t new[STATIC_CALL_TRAMP_SIZE];
+	struct sc_emu emu;
 	int err = key_prepare(key);
 
 	if (err)
 		return err;
-	p->addr = key->tramp;
-	memcpy(p->old, key->__shadow, sizeof(p->old));
-	sc_arch_tramp_encode((uintptr_t)key->tramp, p->value, p);
-	p->skip = memcmp(p->old, p->new, p->len) == 0;
-	p->rw = NULL;
-	if (!p->skip && sc_protocol == SC_PROTO_AUTO) {
-		/* trap-free if the page can get a writable view; -EIO means
-		 * the page must not be written at all */
-		err = sc_alias_get(p->addr, p->len, &p->rw);
-		if (err == -EIO)
-			return err;
-		if (err)
-			sc_debug("trampoline %p: no writable view (%s), using "
-				 "int3",
-				 (void *)p->addr, strerror(-err));
+	sc_arch_tramp_encode((uintptr_t)key->tramp, key->__shadow, r->func, new,
+			     &emu);
+	/* a request that changes nothing writes nothing, but once a batch
+	 * was pinned its bytes are still checked: a pinned site is not what
+	 * the key's state says */
+	if (memcmp(new, key->__shadow, STATIC_CALL_TRAMP_SIZE) != 0 ||
+	    sc_int3_pinned_any()) {
+		p = sc_pokes_add(out);
+		if (!p)
+			return -ENOMEM;
+		p->addr = key->tramp;
+		p->len = STATIC_CALL_TRAMP_SIZE;
+		p->stores = 1;
+		p->emu = emu;
+		memcpy(p->old, key->__shadow, STATIC_CALL_TRAMP_SIZE);
+		memcpy(p->new, new, STATIC_CALL_TRAMP_SIZE);
+		p->shadow = key->__shadow;
 	}
-	return 0;
+	return sc_module_call_pokes(key, r->func, out);
 }
 
-/* After a successful patch: the key's new state. */
-void sc_call_done(const struct sc_poke *p)
+/* After a successful patch: the key's new target (its trampoline bytes
+ * went to key->__shadow with the poke). */
+static void call_done(struct sc_req *r)
 {
-	struct static_call_key *key = p->owner;
+	struct static_call_key *key = r->owner;
 
-	memcpy(key->__shadow, p->new, sizeof(key->__shadow));
-	__atomic_store_n(&key->func, p->value, __ATOMIC_RELEASE);
+	__atomic_store_n(&key->func, r->func, __ATOMIC_RELEASE);
+}
+
+static void call_resolve(struct sc_req *r) { sc_module_resolve(r->owner); }
+
+static const struct sc_kind call_kind = {call_resolve, call_prepare, call_done};
+
+/*
+ * The target already installed: nothing to write and nothing to sync, so
+ * nothing to wait for.  Only for a key that was prepared (its trampoline
+ * checked), and not once a batch was pinned (then every request checks its
+ * sites).  A concurrent update of the same key by another thread may land
+ * before or after this one: this one returns as if it came first.
+ */
+static bool unchanged(struct static_call_key *key, void *func)
+{
+	return (__atomic_load_n(&key->__flags, __ATOMIC_ACQUIRE) &
+		SC_KEY_READY) &&
+	       __atomic_load_n(&key->func, __ATOMIC_ACQUIRE) == func &&
+	       !sc_int3_pinned_any();
 }
 
 int __static_call_update(struct static_call_key *key, void *func)
 {
-	return sc_commit_one(SC_REQ_CALL, key, func, 0);
+	union sc_slot r;
+
+	if (!key)
+		return -EINVAL;
+	if (unchanged(key, func)) {
+		sc_stat_add(unchanged, 1);
+		sc_stat_add(updates, 1);
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	r.r.kind = &call_kind;
+	r.r.owner = key;
+	r.r.func = func;
+	return sc_commit(&r, 1);
+}
+
+int __static_call_batch_add(struct static_call_batch *b,
+			    struct static_call_key *key, void *func)
+{
+	struct sc_req *r;
+	int err = sc_batch_add(b, key, &r);
+
+	if (err)
+		return err;
+	r->kind = &call_kind;
+	r->func = func;
+	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Writing bytes into live, read-only code.
+ * Writing bytes into live, read-only code, in place: the int3 protocol's
+ * writes (page flips and stores do not come here).
  *
  * First choice: pwrite() to /proc/self/mem.  The kernel writes through its
  * own mapping of the page (breaking copy-on-write for private file pages), so
@@ -36,9 +37,6 @@
 
 static int mem_fd = -1;	   /* under the patch lock */
 static bool mem_fd_failed; /* open() failed: do not retry each write */
-static enum sc_write_method method = SC_WRITE_AUTO;
-
-void sc_text_set_method(enum sc_write_method m) { method = m; }
 
 /* Threads inside sc_segv_handler(): SIGTRAP is blocked there (as in every
  * handler of ours), harmlessly, and the int3 protocol's check of signal
@@ -69,7 +67,7 @@ static int write_procmem(void *addr, const void *src, size_t len)
 		if (mem_fd < 0) {
 			int e = errno;
 			mem_fd_failed = true;
-			sc_info("open /proc/self/mem: %s", strerror(e));
+			sc_info("open /proc/self/mem: %s", sc_strerror(e));
 			return -e;
 		}
 	}
@@ -160,7 +158,8 @@ static SC_SIGNAL_CODE bool segv_ours(siginfo_t *si, void *uc)
 		}
 		if (a != sc_arch_pc(uc) || !was_windowed(a))
 			break;
-		if (sc_mem_prot((void *)a, 1, &prot) == 0 &&
+		uintptr_t lo, hi;
+		if (sc_os_mapping((void *)a, &lo, &hi, &prot) == 0 &&
 		    (prot & PROT_EXEC)) {
 			sc_stat_add(segv_waits, 1);
 			return true; /* a window closed since the fault */
@@ -216,12 +215,14 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 	uintptr_t a = (uintptr_t)addr;
 	uintptr_t page = a & ~(uintptr_t)(ps - 1);
 	size_t size = ((a + len + ps - 1) & ~(uintptr_t)(ps - 1)) - page;
-	uintptr_t self = (uintptr_t)&mprotect_window;
+	uintptr_t self = (uintptr_t)&mprotect_window, lo, hi;
 	sigset_t all, old;
 	int prot = 0, err;
 	long r;
 
-	err = sc_mem_prot((void *)page, size, &prot);
+	err = sc_os_mapping((void *)page, &lo, &hi, &prot);
+	if (!err && page + size > hi)
+		err = -EFAULT; /* spans mappings */
 	if (err)
 		return err;
 	if (self + 512 > page && self < page + size) {
@@ -257,9 +258,19 @@ static int write_mprotect(void *addr, const void *src, size_t len)
 
 int sc_text_write(void *addr, const void *src, size_t len)
 {
-	uint8_t *rw = sc_alias_lookup(addr, len);
-	int err = -EINVAL;
+	int err = 0;
+	uint8_t *rw = sc_store_view(addr, len, &err);
 
+	if (err)
+		return err; /* a page we may not write (fork) */
+	err = rw ? 0 : sc_flip_write(addr, src, len);
+	if (err < 0)
+		return err;
+	if (err > 0) {
+		sc_stat_add(writes_view, 1);
+		err = 0;
+		goto out;
+	}
 	if (rw) {
 		/* a page with a writable view: plain stores through it */
 		for (size_t i = 0; i < len; i++)
@@ -268,14 +279,14 @@ int sc_text_write(void *addr, const void *src, size_t len)
 		err = 0;
 		goto out;
 	}
-	if (method != SC_WRITE_MPROTECT) {
+	if (sc_opt.write != SC_WRITE_MPROTECT) {
 		err = write_procmem(addr, src, len);
-		if (!err || method == SC_WRITE_PROCMEM)
+		if (!err || sc_opt.write == SC_WRITE_PROCMEM)
 			goto out;
 	}
 	err = write_mprotect(addr, src, len);
 	if (err)
-		sc_warn("cannot write code at %p: %s", addr, strerror(-err));
+		sc_warn("cannot write code at %p: %s", addr, sc_strerror(-err));
 out:
 	if (!err) {
 		/* valgrind runs translated copies of the code; a client
@@ -283,134 +294,5 @@ out:
 		VALGRIND_DISCARD_TRANSLATIONS(addr, len);
 		sc_stat_add(bytes_written, len);
 	}
-	return err;
-}
-
-/*
- * The trap-free write.  Each changed 8-byte word goes out as one aligned
- * atomic store, which other cores fetch either whole or not at all: the
- * instruction sits in one word (16-byte aligned trampolines, so within one
- * fetch block and one cache line), and the word at offset 0 is stored last,
- * after the data it may read (the far form's slot).
- */
-void sc_text_store_words(uint8_t *addr, uint8_t *rw, const uint8_t *old,
-			 const uint8_t *new, size_t len)
-{
-	size_t bytes = 0;
-
-	for (size_t w = len / 8; w-- > 0;) {
-		uint8_t cur[8];
-		uint64_t v;
-		bool change = false;
-		/* Only the bytes this poke changes are ours: the others are
-		 * taken from memory now (another site of the same batch may
-		 * share the word, e.g. an int3 head written just before). */
-		memcpy(cur, rw + 8 * w, 8);
-		for (int i = 0; i < 8; i++) {
-			if (old[8 * w + i] != new[8 * w + i]) {
-				cur[i] = new[8 * w + i];
-				change = true;
-			}
-		}
-		if (!change)
-			continue;
-		memcpy(&v, cur, 8);
-		__atomic_store_n((uint64_t *)(void *)(rw + 8 * w), v,
-				 __ATOMIC_SEQ_CST);
-		bytes += 8;
-	}
-	VALGRIND_DISCARD_TRANSLATIONS(addr, len);
-	sc_stat_add(writes_view, 1);
-	sc_stat_add(bytes_written, bytes);
-}
-
-/* ---------------------------------------------------------------------- */
-
-static const char *parse_hex(const char *s, uintptr_t *v)
-{
-	uintptr_t x = 0;
-
-	for (;; s++) {
-		int d;
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else
-			break;
-		x = (x << 4) | (uintptr_t)d;
-	}
-	*v = x;
-	return s;
-}
-
-/* One line of /proc/self/maps: "lo-hi rwxp ..."; 1 when it holds @a. */
-static int maps_line(const char *l, uintptr_t a, uintptr_t *lo, uintptr_t *hi,
-		     int *prot)
-{
-	l = parse_hex(l, lo);
-	if (*l++ != '-')
-		return 0;
-	l = parse_hex(l, hi);
-	if (*l++ != ' ' || a < *lo || a >= *hi)
-		return 0;
-	*prot = (l[0] == 'r' ? PROT_READ : 0) | (l[1] == 'w' ? PROT_WRITE : 0) |
-		(l[2] == 'x' ? PROT_EXEC : 0);
-	return 1;
-}
-
-int sc_mem_range(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot)
-{
-	char buf[4096];
-	size_t have = 0;
-	uintptr_t a = (uintptr_t)addr;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	int found = 0;
-	bool skip = false; /* inside the tail of an over-long line */
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *line = buf, *nl;
-
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = 0;
-		while (!found && (nl = strchr(line, '\n'))) {
-			*nl = 0;
-			if (!skip)
-				found = maps_line(line, a, lo, hi, prot);
-			skip = false;
-			line = nl + 1;
-		}
-		if (found)
-			break;
-		if (line == buf && have == sizeof(buf) - 1) {
-			/* a path longer than the buffer: the head holds all we
-			 * need; drop the rest of the line */
-			if (!skip)
-				found = maps_line(line, a, lo, hi, prot);
-			skip = true;
-			have = 0;
-			if (found)
-				break;
-			continue;
-		}
-		have -= (size_t)(line - buf);
-		memmove(buf, line, have);
-	}
-	close(fd);
-	return found ? 0 : -EFAULT;
-}
-
-int sc_mem_prot(const void *addr, size_t len, int *prot)
-{
-	uintptr_t lo, hi;
-	int err = sc_mem_range(addr, &lo, &hi, prot);
-
-	if (!err && (uintptr_t)addr + len > hi)
-		err = -EFAULT; /* spans mappings */
 	return err;
 }

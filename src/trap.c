@@ -49,6 +49,9 @@ static struct sc_sigslot trap_slot = {.sig = SIGTRAP, .entry = sc_trap_entry};
  * passing a foreign trap on (to notice it coming back to us). */
 static struct sc_marks in_handler, chaining;
 
+/* The int3 poke of @site in a batch sorted by address (a poke of another
+ * protocol has no breakpoint to answer for: a late trap of an earlier int3
+ * update of the same site is re-run instead). */
 static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 						 uintptr_t site)
 {
@@ -58,7 +61,8 @@ static SC_SIGNAL_CODE const struct sc_poke *find(const struct batch_desc *d,
 		size_t mid = lo + (hi - lo) / 2;
 		uintptr_t a = (uintptr_t)d->pokes[mid].addr;
 		if (a == site)
-			return &d->pokes[mid];
+			return d->pokes[mid].via == SC_VIA_INT3 ? &d->pokes[mid]
+								: NULL;
 		if (a < site)
 			lo = mid + 1;
 		else
@@ -81,9 +85,9 @@ static SC_SIGNAL_CODE bool emulate(uintptr_t site, void *uc)
 	if (d)
 		p = find(d, site);
 	if (!p)
-		p = sc_poke_find_pinned(site);
+		p = sc_int3_find_pinned(site);
 	if (p)
-		sc_arch_emulate(uc, p);
+		sc_arch_emulate(uc, &p->emu);
 	atomic_fetch_sub(&readers, 1);
 	return p != NULL;
 }

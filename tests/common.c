@@ -99,6 +99,17 @@ int sc_test_int3(void)
 	return p && !strcmp(p, "int3");
 }
 
+int sc_test_store(void)
+{
+	const char *p = getenv("STATICCALL_PROTOCOL");
+	return p && !strcmp(p, "store");
+}
+
+int sc_test_code_syncs(void)
+{
+	return sc_test_int3() || sc_test_store() ? 3 : 1;
+}
+
 struct static_call_stats sc_test_stats(void)
 {
 	struct static_call_stats st;

@@ -39,6 +39,11 @@ const char *sc_test_last_log(void);
 
 /* Does this run use the int3 protocol (STATICCALL_PROTOCOL=int3)? */
 int sc_test_int3(void);
+/* ... the store protocol (STATICCALL_PROTOCOL=store)? */
+int sc_test_store(void);
+/* Syncs one patch costs under this run's protocol for a batch with sites
+ * in ordinary code (key or inline sites: 3 with int3, else 1). */
+int sc_test_code_syncs(void);
 
 /* A snapshot of the library's counters. */
 struct static_call_stats sc_test_stats(void);

@@ -286,7 +286,9 @@ static void test_concurrent(void **state)
 	assert_true(ot >= 1 && oc >= 1 && vt >= 1 && vc >= 1);
 	assert_true(n_updates >= 20);
 	assert_true(counts.calls > 1000);
-	assert_true(st1.traps_emulated > st0.traps_emulated);
+	/* the default protocol flips the sites' pages: no trap at all */
+	if (!sc_test_int3())
+		assert_int_equal(st1.traps_emulated, st0.traps_emulated);
 }
 
 int main(void)

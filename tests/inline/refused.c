@@ -9,9 +9,10 @@
  *     site keep their bytes; calls keep reaching the old target); with the
  *     bytes put back, updates work again;
  *   - while a thread blocks SIGTRAP, an update that must rewrite inline
- *     sites (int3 protocol) fails with -EAGAIN, again with nothing written
- *     (not even the trampoline, which alone could have been stored without
- *     a trap); once the thread is gone it succeeds.
+ *     sites with the int3 protocol fails with -EAGAIN, again with nothing
+ *     written (not even the trampoline, which alone could have been done
+ *     without a trap); the default protocol (page flips) writes no int3
+ *     and succeeds meanwhile; once the thread is gone int3 works too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -151,9 +152,17 @@ static void test_sigtrap_blocked(void **state)
 	pthread_mutex_unlock(&mu);
 
 	static_call_set_print(NULL);
+	/* the int3 protocol refuses, nothing written */
+	assert_int_equal(static_call_set_option("protocol", "int3"), 0);
 	assert_int_equal(static_call_update(r_op, r_b), -EAGAIN);
+	assert_int_equal(static_call_set_option("protocol", "auto"), 0);
 	same(&before);
 	assert_ptr_equal(static_call_query(r_op), r_a);
+	assert_int_equal(r_call(2), 3);
+	/* the default page flip writes no int3: it needs no check */
+	assert_int_equal(static_call_update(r_op, r_b), 0);
+	assert_ptr_equal(static_call_query(r_op), r_b);
+	assert_int_equal(static_call_update(r_op, r_a), 0);
 	assert_int_equal(r_call(2), 3);
 
 	pthread_mutex_lock(&mu);

@@ -557,6 +557,17 @@ static void check_strict(const char *when)
  * the batch is pinned: each site that changed behaves as its new code for
  * good.  Returns the outcome; *@errp gets the return code.
  */
+/* Do two trampolines' bytes go to the same place?  A failed store-protocol
+ * update puts the instruction back but may keep a slot that the old
+ * instruction does not read (x86-64: the slot at 8..15 is read only by
+ * the far form, ff 25). */
+static bool tramp_same(const uint8_t *a, const uint8_t *b)
+{
+	if (memcmp(a, b, 8) != 0)
+		return false;
+	return (a[0] == 0xff && a[1] == 0x25) ? !memcmp(a + 8, b + 8, 8) : true;
+}
+
 static enum outcome op_run(const struct op *op, int *errp)
 {
 	struct snap before, after;
@@ -594,7 +605,7 @@ static enum outcome op_run(const struct op *op, int *errp)
 		int i = op->pl.key[j];
 		CHECK(st_current(i) == oldk[i],
 		      "static call %d: key changed by a failed update", i);
-		if (memcmp(before.tramp[i], after.tramp[i], 16) == 0) {
+		if (tramp_same(before.tramp[i], after.tramp[i])) {
 			gen_set(i, oldk[i]);
 		} else {
 			/* pinned: new for good (emulated, or complete) */
@@ -607,7 +618,7 @@ static enum outcome op_run(const struct op *op, int *errp)
 		bool in = false;
 		for (int j = 0; j < op->pl.n; j++)
 			in |= op->pl.key[j] == i;
-		CHECK(in || !memcmp(before.tramp[i], after.tramp[i], 16),
+		CHECK(in || tramp_same(before.tramp[i], after.tramp[i]),
 		      "static call %d, not in the batch, changed", i);
 	}
 	if (op->key_to >= 0) {
@@ -945,9 +956,10 @@ static void test_membarrier_eperm(void **state)
 	run_membarrier_gone(FILTER(membarrier_eperm), "int3");
 }
 
-/* Registration works, every SYNC_CORE fails: the int3 protocol stops at
- * its first sync and restores; trap-free stores need no sync to be
- * correct (warned about, committed 1 ms later here). */
+/* Registration works (and the query), every SYNC_CORE fails: the int3
+ * protocol stops at its first sync and restores; a flip maps the old
+ * copies back, stores are stored back: an update that could not make
+ * every core see it fails (-ENOSYS), whatever the protocol. */
 static void s_sync_core_fails(void)
 {
 	sc_test_wx_start();
@@ -955,10 +967,7 @@ static void s_sync_core_fails(void)
 	child_setup(s_protocol, "auto", false);
 	callers_start();
 	delay_commit = true;
-	if (s_protocol[0] == 'i')
-		ops(N_FAIL, 3, 30, O_RESTORED, -EPERM, O_RESTORED);
-	else
-		ops(N_FAIL, 3, 30, O_OK, -EPERM, O_RESTORED);
+	ops(N_FAIL, 3, 30, O_RESTORED, -ENOSYS, O_RESTORED);
 	callers_run(20);
 	child_finish();
 }
@@ -969,11 +978,12 @@ static void test_sync_core_fails(void **state)
 	s_protocol = "int3";
 	expect_child("SYNC_CORE fails, int3", s_sync_core_fails);
 	assert_int_equal(R->restored, N_FAIL);
+	s_protocol = "store";
+	expect_child("SYNC_CORE fails, store", s_sync_core_fails);
+	assert_int_equal(R->restored, N_FAIL);
 	s_protocol = "auto";
 	expect_child("SYNC_CORE fails", s_sync_core_fails);
-	assert_true(R->ok > 0);
-	assert_true(R->restored > 0);
-	assert_int_equal(R->ok + R->restored, N_FAIL);
+	assert_int_equal(R->restored, N_FAIL);
 }
 
 /* ------------------------------------------------------------------------
@@ -1037,12 +1047,18 @@ static void test_mprotect_fails(void **state)
 		    "mprotect", O_RESTORED, O_RESTORED, -EACCES);
 	assert_int_equal(R->restored, N_FAIL);
 	assert_int_equal(R->mprotect, 0);
-	/* trampolines have writable views: only the key site needs it */
-	run_blocked("mprotect EACCES", FILTER(mprotect_eacces), "auto",
+	/* the store protocol: trampolines have writable views, only the key
+	 * site needs the mprotect window */
+	run_blocked("mprotect EACCES, store", FILTER(mprotect_eacces), "store",
 		    "mprotect", O_OK, O_RESTORED, -EACCES);
 	assert_int_equal(R->mprotect, 0);
 	assert_true(R->ok > 0);
 	assert_true(R->restored > 0);
+	/* page flips write no code in place: nothing needs it */
+	run_blocked("mprotect EACCES", FILTER(mprotect_eacces), "auto",
+		    "mprotect", O_OK, O_OK, 0);
+	assert_int_equal(R->mprotect, 0);
+	assert_int_equal(R->ok, N_FAIL);
 }
 
 static void s_no_views(void)
@@ -1153,7 +1169,7 @@ static void test_midway_int3(void **state)
 	/* trampolines trap-free (untouched before the last step), the key
 	 * site through int3: only the key is pinned */
 	run_midway("INT3: membarrier EPERM, mixed", STATIC_CALL_TRACE_INT3,
-		   FILTER(membarrier_eperm), "auto", O_PINNED);
+		   FILTER(membarrier_eperm), "store", O_PINNED);
 }
 
 static void test_midway_tail(void **state)
@@ -1166,7 +1182,7 @@ static void test_midway_tail(void **state)
 	run_midway("TAIL: writes blocked", STATIC_CALL_TRACE_TAIL,
 		   FILTER(writes_blocked), "int3", O_PINNED);
 	run_midway("TAIL: writes blocked, mixed", STATIC_CALL_TRACE_TAIL,
-		   FILTER(writes_blocked), "auto", O_PINNED);
+		   FILTER(writes_blocked), "store", O_PINNED);
 }
 
 /* ------------------------------------------------------------------------

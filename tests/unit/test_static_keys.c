@@ -143,8 +143,10 @@ static void test_invert_batch(void **state)
 		struct static_call_stats after = sc_test_stats();
 		verify_keys();
 		assert_int_equal(static_call(sk_call)(1), round ? 2 : 3);
-		/* key sites need int3: three syncs for the whole batch */
-		assert_int_equal(after.syncs - before.syncs, 3);
+		/* one sync for the whole batch (three with int3, which the
+		 * store protocol uses for key sites not built trap-free) */
+		assert_int_equal(after.syncs - before.syncs,
+				 sc_test_code_syncs());
 		assert_int_equal(after.batches - before.batches, 1);
 		/* 4 keys x 4 sites (likely, unlikely, both x2) + trampoline */
 		assert_int_equal(after.sites_patched - before.sites_patched,

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * perf's map of code it cannot name (option perf_map): a page moved to a
+ * memfd copy (a flip region, a store view) is no longer a mapping of the
+ * program's file, so perf cannot symbolise it through /proc/<pid>/maps.
+ * /tmp/perf-<pid>.map, the file perf reads for such code, gets a line per
+ * function of those pages, named from the object's own symbol table (read
+ * from its file, not with dladdr(): that takes the dynamic linker's lock,
+ * which a module's constructor waiting for our lock may hold).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elfsites.h"
+#include "internal.h"
+
+struct out {
+	int fd;
+	uintptr_t bias;
+};
+
+static int line(void *arg, const char *name, uint64_t value, uint64_t size)
+{
+	struct out *o = arg;
+	char buf[320];
+	int n = snprintf(buf, sizeof(buf), "%lx %lx %s\n",
+			 (unsigned long)(o->bias + value), (unsigned long)size,
+			 name);
+
+	if (n > (int)sizeof(buf) - 1) {
+		n = (int)sizeof(buf) - 1;
+		buf[n - 1] = '\n';
+	}
+	return n > 0 && write(o->fd, buf, (size_t)n) < 0 ? -errno : 0;
+}
+
+void sc_perfmap_add(uintptr_t lo, uintptr_t hi)
+{
+	struct sc_object obj;
+	struct out o;
+	struct stat st;
+	const char *path;
+	char name[64];
+	void *img;
+	int fd;
+
+	if (sc_os_object((void *)lo, &obj) != 0)
+		return;
+	fd = sc_os_object_file(&obj, &path);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || st.st_size <= 0 ||
+	    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+			0)) == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+	o.fd = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	o.bias = obj.bias;
+	if (o.fd >= 0) {
+		sc_elf_funcs(img, (size_t)st.st_size, lo - obj.bias,
+			     hi - obj.bias, line, &o);
+		close(o.fd);
+	}
+	munmap(img, (size_t)st.st_size);
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store protocol (opt-in, protocol=store): a site that lies inside
+ * aligned SC_ARCH_STORE_WORD words (a trampoline, or a key site built with
+ * STATICCALL_KEYS_TRAPFREE) is rewritten in place, one atomic store per
+ * changed word, through a second, writable view of its page (flip.c), then
+ * the engine's one sync.  No trap, no mapping change per update: the
+ * fastest protocol.
+ *
+ * What it relies on: an aligned 8-byte store is single-copy atomic for
+ * data on x86-64, and instruction fetch on another core sees it whole or
+ * not at all when the instruction lies inside the stored word (within one
+ * 16-byte fetch block and one cache line).  The x86 vendors do not promise
+ * the latter (they ask the executing core to serialise before it runs
+ * cross-modified code); HotSpot has relied on it for two decades.  On
+ * aarch64 it is architectural for B, BL and NOP.  The cost: the writable
+ * view is a second address of code for as long as the process lives
+ * (docs/signals.md, "Security").
+ *
+ * Store order: the word holding the instruction (the first word of the
+ * site) is stored last, after any data word it reads (a trampoline's far
+ * slot); encodings never clear a data word that the old instruction may
+ * still read (sc_arch_tramp_encode()).  tools/model/store.pml checks both.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef SC_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_DISCARD_TRANSLATIONS(a, n) ((void)(a), (void)(n))
+#endif
+
+#define W SC_ARCH_STORE_WORD
+
+/* Lock held: pokes marked SC_VIA_STORE keep it if their page has or can get
+ * a view; the others take the int3 protocol (which refuses, -EIO, a page
+ * that must not be written at all). */
+void sc_store_plan(struct sc_poke *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t a = (uintptr_t)p[i].addr;
+		if (p[i].via != SC_VIA_STORE)
+			continue;
+		/* the store word holding the first byte holds the whole
+		 * instruction, or a trampoline's first word does */
+		if (!p[i].stores ||
+		    sc_flip_make_view(p[i].addr, p[i].len, &p[i].rw) != 0 ||
+		    (a / W != (a + p[i].len - 1) / W && a % W != 0)) {
+			p[i].via = SC_VIA_INT3;
+			p[i].rw = NULL;
+		}
+	}
+}
+
+typedef uint64_t word_t;
+_Static_assert(sizeof(word_t) == W, "the store word");
+
+/*
+ * Each changed word goes out as one aligned atomic store, from the last
+ * word of the site to the first.  Only the bytes a poke changes are its
+ * own: the others are taken from memory as they are now (another site of
+ * the same batch may share the word).
+ */
+static void store_words(const struct sc_poke *q, const uint8_t *old,
+			const uint8_t *new)
+{
+	uintptr_t a = (uintptr_t)q->addr, first = a & ~(uintptr_t)(W - 1);
+	uintptr_t last = (a + q->len - 1) & ~(uintptr_t)(W - 1);
+	uint8_t *view = q->rw - (a - first); /* the view of @first */
+	size_t bytes = 0;
+
+	for (uintptr_t w = last;; w -= W) {
+		uint8_t cur[W];
+		word_t v;
+		bool change = false;
+		memcpy(cur, view + (w - first), W);
+		for (size_t i = 0; i < W; i++) {
+			uintptr_t b = w + i;
+			if (b < a || b >= a + q->len ||
+			    old[b - a] == new[b - a])
+				continue;
+			cur[i] = new[b - a];
+			change = true;
+		}
+		if (change) {
+			memcpy(&v, cur, W);
+			__atomic_store_n((word_t *)(void *)(view + (w - first)),
+					 v, __ATOMIC_SEQ_CST);
+			bytes += W;
+		}
+		if (w == first)
+			break;
+	}
+	sc_arch_flush_icache(q->addr, q->len);
+	VALGRIND_DISCARD_TRANSLATIONS(q->addr, q->len);
+	sc_stat_add(writes_view, 1);
+	sc_stat_add(bytes_written, bytes);
+}
+
+void sc_store_apply(struct sc_poke *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].via == SC_VIA_STORE)
+			store_words(&p[i], p[i].old, p[i].new);
+}
+
+/*
+ * The batch failed after its stores (its sync was refused): the old bytes
+ * go back, in the same order, except a data word whose old value is zero:
+ * that was never a target (a slot as the compiler emits it), and a caller
+ * of the new instruction may still read the word (the encodings' rule).
+ * What the site holds then is recorded as its shadow.
+ */
+void sc_store_undo(struct sc_poke *p, size_t n)
+{
+	static const uint8_t zero[W];
+
+	for (size_t i = 0; i < n; i++) {
+		struct sc_poke *q = &p[i];
+		uint8_t back[SC_POKE_MAX];
+		size_t first = W - (uintptr_t)q->addr % W;
+		if (q->via != SC_VIA_STORE)
+			continue;
+		memcpy(back, q->old, q->len);
+		for (size_t w = first; w + W <= q->len; w += W)
+			if (!memcmp(q->old + w, zero, W))
+				memcpy(back + w, q->new + w, W);
+		store_words(q, q->new, back);
+		if (q->shadow)
+			memcpy(q->shadow, q->addr, q->len);
+	}
+}
