@@ -5,7 +5,9 @@
 # each with one piece of the protocol taken away or changed, and compare
 # every verdict with the expected one (docs/model.md explains them):
 #   int3   patch.pml   the int3 protocol (protocol=int3, and key and inline
-#                      sites that cannot take another one).
+#                      sites that cannot take another one);
+#   store  store.pml   in-place atomic word stores to a trampoline
+#                      (protocol=store).
 # One line per variant; exits non-zero if any verdict differs: a base model
 # failing, a variant that must fail passing (the model would no longer tell
 # the difference the variant is about), or a variant that must pass failing
@@ -19,7 +21,9 @@
 #             deadlock, and the assertions too).  Weak fairness stands for
 #             "a stale instruction-fetch view is eventually refreshed";
 #             without it any rewind loop on a stale int3 would count.
-#             Only models with liveness[] set have a liveness property.
+#             Only models with liveness[] set have a liveness property:
+#             the int3 model (its trap handler rewinds and re-runs); in
+#             store nothing waits or loops.
 # With liveness, a variant expected to fail runs safety first (it names the
 # failure), then liveness if safety passed; one expected to pass needs only
 # liveness; the base model gets both.  Every pan.c is compiled with -O0:
@@ -28,8 +32,8 @@
 # pan's list of unreached statements, which the witnesses rely on.
 # The base run of each model must also reach every witness (WITNESS() or a
 # printf("witness: ...") in the model): a scenario the properties are
-# about, such as a late trap after the patcher finished, that pan must not
-# list as unreached.
+# about, such as a late trap after the patcher finished or a slot loaded
+# after far->NULL, that pan must not list as unreached.
 #
 # Usage: tools/model/check.sh [-v]     (-v: keep and show pan's output dir)
 # Env:   CC (default gcc), JOBS (default nproc).
@@ -59,8 +63,8 @@ fi
 
 # model | name | spin -D options | expected: OK or the failure class.
 # The order is the order of the report.
-declare -A file=([int3]=patch.pml)
-declare -A liveness=([int3]=1)
+declare -A file=([int3]=patch.pml [store]=store.pml)
+declare -A liveness=([int3]=1 [store]=0)
 variants=(
 	"int3|base||OK"
 	"int3|NO_SYNC1|-DNO_SYNC1|torn"
@@ -74,6 +78,19 @@ variants=(
 	"int3|HANDLER_WAITS+NO_SIGNAL|-DHANDLER_WAITS -DNO_SIGNAL|OK"
 	"int3|PUBLISH_LATE|-DPUBLISH_LATE|livelock"
 	"int3|PUBLISH_LATE+NO_SIGNAL|-DPUBLISH_LATE -DNO_SIGNAL|OK"
+	"store|base||OK"
+	"store|NEAR_SETS_SLOT|-DNEAR_SETS_SLOT|OK"
+	"store|GAP_BOUNDED|-DGAP_BOUNDED|OK"
+	"store|BEFORE_FIX|-DZERO_SLOT -DNEAR_SETS_SLOT|zero"
+	"store|BEFORE_FIX+GAP_BOUNDED|-DZERO_SLOT -DNEAR_SETS_SLOT -DGAP_BOUNDED|zero"
+	"store|ZERO_SLOT|-DZERO_SLOT|zero"
+	"store|ZERO_SLOT+ZERO_LAST|-DZERO_SLOT -DZERO_LAST|zero"
+	"store|ZERO_SLOT+ZERO_LAST+SYNC_BETWEEN|-DZERO_SLOT -DZERO_LAST -DSYNC_BETWEEN|zero"
+	"store|ZERO_SLOT+ZERO_LAST+SYNC_BETWEEN+GAP_BOUNDED|-DZERO_SLOT -DZERO_LAST -DSYNC_BETWEEN -DGAP_BOUNDED|OK"
+	"store|INSN_FIRST|-DINSN_FIRST|zero"
+	"store|NO_SYNC|-DNO_SYNC|stale"
+	"store|SLOT_HALVES|-DSLOT_HALVES|bogus"
+	"store|SPLIT_FETCH|-DSPLIT_FETCH|mix"
 )
 
 declare -A what=(
@@ -83,6 +100,9 @@ declare -A what=(
 	[use_after_free]="batch used after it was freed"
 	[deadlock]="deadlock (invalid end state)"
 	[livelock]="a process never terminates (fair cycle)"
+	[zero]="a call jumped to address 0"
+	[bogus]="a call reached a target never installed during it"
+	[mix]="a mix of two instructions executed"
 )
 
 # Classify pan's output: OK, a failure class, or "error: ..." when the run
@@ -101,6 +121,9 @@ classify() {
 		*"!(stale)"*) echo stale ;;
 		*"!(foreign)"*) echo foreign ;;
 		*"!(use_after_free)"*) echo use_after_free ;;
+		*"!(zero)"*) echo zero ;;
+		*"!(bogus)"*) echo bogus ;;
+		*"!(mix)"*) echo mix ;;
 		*) echo "error: unknown assertion" ;;
 		esac
 	elif grep -q "^pan:1: invalid end state" "$out"; then
