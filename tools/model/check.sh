@@ -7,7 +7,8 @@
 #   int3   patch.pml   the int3 protocol (protocol=int3, and key and inline
 #                      sites that cannot take another one);
 #   store  store.pml   in-place atomic word stores to a trampoline
-#                      (protocol=store).
+#                      (protocol=store);
+#   flip   flip.pml    the page flip (protocol=flip, the default).
 # One line per variant; exits non-zero if any verdict differs: a base model
 # failing, a variant that must fail passing (the model would no longer tell
 # the difference the variant is about), or a variant that must pass failing
@@ -23,7 +24,8 @@
 #             without it any rewind loop on a stale int3 would count.
 #             Only models with liveness[] set have a liveness property:
 #             the int3 model (its trap handler rewinds and re-runs); in
-#             store nothing waits or loops.
+#             store nothing waits or loops, and in flip a fault waits for
+#             the mmap lock and nothing else (a deadlock: safety).
 # With liveness, a variant expected to fail runs safety first (it names the
 # failure), then liveness if safety passed; one expected to pass needs only
 # liveness; the base model gets both.  Every pan.c is compiled with -O0:
@@ -63,8 +65,8 @@ fi
 
 # model | name | spin -D options | expected: OK or the failure class.
 # The order is the order of the report.
-declare -A file=([int3]=patch.pml [store]=store.pml)
-declare -A liveness=([int3]=1 [store]=0)
+declare -A file=([int3]=patch.pml [store]=store.pml [flip]=flip.pml)
+declare -A liveness=([int3]=1 [store]=0 [flip]=0)
 variants=(
 	"int3|base||OK"
 	"int3|NO_SYNC1|-DNO_SYNC1|torn"
@@ -91,6 +93,16 @@ variants=(
 	"store|NO_SYNC|-DNO_SYNC|stale"
 	"store|SLOT_HALVES|-DSLOT_HALVES|bogus"
 	"store|SPLIT_FETCH|-DSPLIT_FETCH|mix"
+	"flip|base||OK"
+	"flip|TWO_MMAPS|-DTWO_MMAPS|torn"
+	"flip|EAGER_CATCHUP|-DEAGER_CATCHUP|torn"
+	"flip|NO_SYNC|-DNO_SYNC|stale"
+	"flip|SPLIT_FETCH|-DSPLIT_FETCH|torn"
+	"flip|IPI|-DIPI|OK"
+	"flip|IPI+TWO_MMAPS|-DIPI -DTWO_MMAPS|torn"
+	"flip|IPI+EAGER_CATCHUP|-DIPI -DEAGER_CATCHUP|OK"
+	"flip|IPI+NO_SYNC|-DIPI -DNO_SYNC|OK"
+	"flip|IPI+SPLIT_FETCH|-DIPI -DSPLIT_FETCH|OK"
 )
 
 declare -A what=(
@@ -139,7 +151,8 @@ states() { awk '/states, stored/ { print $1; exit }' "$1"; }
 
 # witnesses <dir> <model>: "reached/total", then the names of the witnesses
 # that were not reached.  A witness's code may be expanded in several
-# places (patch.pml's exec_site() in Caller and Signal): it is reached if one of them is, i.e. if pan's list of
+# places (patch.pml's exec_site() in Caller and Signal, flip.pml's fetch
+# once per core): it is reached if one of them is, i.e. if pan's list of
 # unreached statements (the safety run's report) names it fewer times than
 # the state machines (pan -d) hold it.
 witnesses() {
@@ -299,7 +312,7 @@ for i in "${!variants[@]}"; do
 done
 echo "--"
 for m in "${models[@]}"; do
-	printf '%-6s %-10s %2d variants: %2d pass, %2d fail as they must%s\n' \
+	printf '%-6s %-11s %2d variants: %2d pass, %2d fail as they must%s\n' \
 		"$m" "(${file[$m]})" "${nvar[$m]}" "${npass[$m]:-0}" \
 		"${nfail[$m]:-0}" \
 		"$([ -n "${nbad[$m]:-}" ] && echo ", ${nbad[$m]} NOT AS EXPECTED")"
