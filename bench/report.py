@@ -584,8 +584,9 @@ if srows:
               "sites; *beyond one site*: (update − the same update of the "
               "one-site static call or key) / 999; *first µs*: the first, "
               "untimed update of the row (the first row of each layout pays "
-              "the library's first-use costs there). *traps*: emulated + "
-              "rewound int3 hits per update.")
+              "the library's first-use costs there). *traps*: int3 hits "
+              "emulated during the update (late hits re-run after a patch "
+              "ended are not counted: they may belong to the row before).")
     md.append("")
     rows = []
     for r in srows:

@@ -18,7 +18,7 @@
  *   one static_call_update() (to the other target) or one
  *   static_branch_enable()/disable() (alternately), timed; each paired with
  *   one raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE) timed just before or
- *   just after it (alternately); syncs, traps (emulated + rewound) and sites
+ *   just after it (alternately); syncs, traps (emulated) and sites
  *   patched from static_call_get_stats() around each update.  Reported:
  *   medians of the update and of the raw sync, the median of the per-pair
  *   ratios, and the cost per site beyond the syncs:
