@@ -71,20 +71,32 @@ void bench_seq_init(unsigned int ntargets);
 /* Flags for the `if (flag)` rows. */
 extern int bench_flag0, bench_flag1;
 
-/* The common command line: [--reps R] [--csv].  0, or 2 (usage printed). */
+/* The common command line: [--reps R] [--quick] [--csv].  --quick: a few
+ * repetitions only, to check that the program runs and reports (bench/run
+ * --quick): R then defaults to @quick_reps.  0, or 2 (usage printed). */
 static inline int bench_args(int argc, char **argv, const char *prog,
-			     long *reps, int *csv)
+			     long *reps, int *csv, int *quick, long quick_reps)
 {
+	long r = 0;
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-			*reps = atol(argv[++i]);
+			r = atol(argv[++i]);
 		else if (strcmp(argv[i], "--csv") == 0)
 			*csv = 1;
+		else if (strcmp(argv[i], "--quick") == 0)
+			*quick = 1;
 		else {
-			fprintf(stderr, "usage: %s [--reps R] [--csv]\n", prog);
+			fprintf(stderr,
+				"usage: %s [--reps R] [--quick] [--csv]\n",
+				prog);
 			return 2;
 		}
 	}
+	if (r > 0)
+		*reps = r;
+	else if (*quick)
+		*reps = quick_reps;
 	if (*reps < 1)
 		*reps = 1;
 	return 0;
@@ -102,5 +114,14 @@ static inline double bench_now_ns(void)
 double bench_median(double *v, size_t n);
 /* Resident set size in KiB, from /proc/self/statm. */
 long bench_rss_kib(void);
+
+/* The memory of this process (KiB) from /proc/self/status and friends. */
+struct bench_mem {
+	long rss, anon, file, shmem; /* VmRSS, RssAnon, RssFile, RssShmem */
+	long memfd;	/* blocks of the memfds this process has open */
+	long memfd_rss; /* resident pages of its memfd mappings */
+	long maps;	/* mappings (VMAs) */
+};
+void bench_mem_read(struct bench_mem *m);
 
 #endif /* BENCH_H */

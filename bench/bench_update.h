@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the update benchmarks (update.c, update_inline.c). */
+/*
+ * Shared by the update benchmarks (update.c, update_inline.c,
+ * update_sites.c, toggle_threads.c, startup.c): errors, statistics, one raw
+ * membarrier, the protocols compared, busy caller threads.
+ */
 #ifndef BENCH_UPDATE_H
 #define BENCH_UPDATE_H
 
@@ -31,6 +35,23 @@ static inline struct static_call_stats bench_stats(const char *prog)
 	return s;
 }
 
+/* The int3 hits emulated during an update: those of its own patch window.
+ * Late hits re-run after a patch ended (traps_rewound) are left out: when
+ * protocols take turns they may belong to the update before, an int3 one. */
+static inline unsigned long long bench_traps(const struct static_call_stats *a,
+					     const struct static_call_stats *b)
+{
+	return b->traps_emulated - a->traps_emulated;
+}
+
+static inline void bench_register_membarrier(const char *prog)
+{
+	/* The library registers too; registering twice is harmless. */
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
+		bench_die(prog, "membarrier register", errno);
+}
+
 /* One raw membarrier SYNC_CORE, the floor of every update, in ns. */
 static inline double bench_raw_sync_ns(const char *prog)
 {
@@ -41,5 +62,73 @@ static inline double bench_raw_sync_ns(const char *prog)
 		bench_die(prog, "membarrier", errno);
 	return bench_now_ns() - t0;
 }
+
+/*
+ * The protocols compared, as option values.  The library of the day may
+ * not know one of them (before the page flip: "flip" and "store"); it
+ * refuses the value with -EINVAL and that row is reported "n/a".
+ * `check`: the value of the option "sigtrap_check" (which only the int3
+ * protocol uses); NULL: "on" where the option exists.
+ */
+struct bench_proto {
+	const char *name;     /* the row's label */
+	const char *protocol; /* the option "protocol" */
+	const char *check;    /* the option "sigtrap_check", or NULL */
+};
+static const struct bench_proto bench_protos[] = {
+	{"auto", "auto", NULL},		 {"flip", "flip", NULL},
+	{"store", "store", NULL},	 {"int3", "int3", "on"},
+	{"int3_nocheck", "int3", "off"},
+};
+#define BENCH_NPROTOS (sizeof(bench_protos) / sizeof(bench_protos[0]))
+
+/* 0 once the library said it has no option "sigtrap_check". */
+static int bench_check_option = 1;
+
+/* Sets @p's options: 0, or the library's error (-EINVAL: a value it does not
+ * know, -ENOENT: an option it does not have). */
+static inline int bench_proto_set(const struct bench_proto *p)
+{
+	int err = static_call_set_option("protocol", p->protocol);
+
+	if (err || (!p->check && !bench_check_option))
+		return err;
+	err = static_call_set_option("sigtrap_check",
+				     p->check ? p->check : "on");
+	if (err == -ENOENT && !p->check) {
+		bench_check_option = 0;
+		err = 0;
+	}
+	return err;
+}
+
+/* Whether this library takes @p's options, found out once, quietly (the
+ * library warns about a value it refuses); leaves the options as they were
+ * at start (protocol=auto, sigtrap_check=on). */
+static inline int bench_proto_supported(const struct bench_proto *p)
+{
+	const char *lvl = getenv("STATICCALL_LOG");
+	int ok;
+
+	static_call_set_option("log", "off");
+	ok = bench_proto_set(p) == 0;
+	static_call_set_option("protocol", "auto");
+	static_call_set_option("sigtrap_check", "on");
+	static_call_set_option("log", lvl && *lvl ? lvl : "warn");
+	return ok;
+}
+
+/* bench_proto_set() or die; the protocol must be supported. */
+static inline void bench_proto_use(const char *prog,
+				   const struct bench_proto *p)
+{
+	int err = bench_proto_set(p);
+
+	if (err)
+		bench_die(prog, "static_call_set_option", err);
+}
+
+/* The row status of a protocol this library does not have. */
+#define BENCH_NA "n/a"
 
 #endif

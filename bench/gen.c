@@ -15,6 +15,12 @@
  *                        trampoline (bench_tramp)
  *   gen imod N FILE      N call sites over 100 static calls, 100 per
  *                        function, for a shared object (startup)
+ *   gen layout L FILE    layout L (bench_layout.h; update_sites): a static
+ *                        call and a static key with 1 or 1000 sites each,
+ *                        dense (many sites per page), sparse (one site per
+ *                        page, consecutive pages) or scattered (one site
+ *                        every 8 pages); the _tf layouts: key sites built
+ *                        with STATICCALL_KEYS_TRAPFREE, no static call
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,11 +206,103 @@ static void gen_imod(FILE *f, long n)
 	fprintf(f, "\treturn x;\n}\n");
 }
 
+/* The layouts of update_sites (bench_layout.h).  stride: 0, the sites of
+ * each kind follow one another in one function; N, each site is in a
+ * function of its own aligned to N pages (the rest of the N pages is the
+ * assembler's padding: nops that are not sites). */
+static const struct layout {
+	const char *name;
+	int sites, stride, tf;
+} layouts[] = {
+	{"one", 1, 0, 0},	   {"one_tf", 1, 0, 1},
+	{"dense", 1000, 0, 0},	   {"dense_tf", 1000, 0, 1},
+	{"sparse", 1000, 1, 0},	   {"sparse_tf", 1000, 1, 1},
+	{"scattered", 1000, 8, 0}, {"scattered_tf", 1000, 8, 1},
+};
+
+/*
+ * bl_<L> (a static call on bench_t0) and blk_<L> (a key, false), each with
+ * `sites` sites; for the _tf layouts only the key, with trap-free sites.
+ * bench_layout_<L>.run(x) runs every site once and returns
+ *   x + sites * (the target's increment) + sites * BENCH_LAYOUT_KEY_INC * on.
+ * With a stride, each slot function holds one call site then one key site.
+ * The slot functions are kept apart: noinline, and for gcc noclone and
+ * no_icf (identical bodies would be folded into one).
+ */
+static int gen_layout(FILE *f, const char *name)
+{
+	const struct layout *l = NULL;
+
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (strcmp(layouts[i].name, name) == 0)
+			l = &layouts[i];
+	if (!l) {
+		fprintf(stderr, "gen: unknown layout %s\n", name);
+		return 2;
+	}
+	if (l->tf)
+		fprintf(f, "#define STATICCALL_KEYS_TRAPFREE\n");
+	fprintf(f, "#include <staticcall.h>\n#include \"bench.h\"\n"
+		   "#include \"bench_layout.h\"\n\n"
+		   "#ifdef __clang__\n#define SLOT_ATTR noinline\n#else\n"
+		   "#define SLOT_ATTR noinline, noclone, no_icf\n#endif\n");
+	if (!l->tf)
+		fprintf(f, "DEFINE_STATIC_CALL(bl_%s, bench_t0);\n", name);
+	fprintf(f, "DEFINE_STATIC_KEY_FALSE(blk_%s);\n\n", name);
+	const char *call = "\tx = static_call(bl_%s)(x);\n";
+	const char *key = "\tif (static_branch_unlikely(&blk_%s))\n"
+			  "\t\tx += BENCH_LAYOUT_KEY_INC;\n";
+	if (l->stride == 0) {
+		if (!l->tf) {
+			fprintf(f, "__attribute__((SLOT_ATTR)) static long "
+				   "calls(long x)\n{\n");
+			for (int i = 0; i < l->sites; i++)
+				fprintf(f, call, name);
+			/* no tail call: every site a `call` */
+			fprintf(f, "\tBENCH_BARRIER();\n\treturn x;\n}\n\n");
+		}
+		fprintf(f, "__attribute__((SLOT_ATTR)) static long "
+			   "keys(long x)\n{\n");
+		for (int i = 0; i < l->sites; i++)
+			fprintf(f, key, name);
+		fprintf(f,
+			"\treturn x;\n}\n\nstatic long run(long x)\n{\n"
+			"%s\treturn keys(x);\n}\n",
+			l->tf ? "" : "\tx = calls(x);\n");
+	} else {
+		for (int i = 0; i < l->sites; i++) {
+			fprintf(f,
+				"__attribute__((SLOT_ATTR, aligned(%d))) "
+				"static long s%d(long x)\n{\n",
+				l->stride * 4096, i);
+			if (!l->tf)
+				fprintf(f, call, name);
+			fprintf(f, key, name);
+			fprintf(f, "\treturn x;\n}\n");
+		}
+		fprintf(f, "\nstatic long run(long x)\n{\n");
+		for (int i = 0; i < l->sites; i++)
+			fprintf(f, "\tx = s%d(x);\n", i);
+		fprintf(f, "\treturn x;\n}\n");
+	}
+	fprintf(f, "\nconst struct bench_layout bench_layout_%s = {\n", name);
+	fprintf(f, "\t.name = \"%s\",\n\t.sites = %d,\n", name, l->sites);
+	fprintf(f, "\t.stride_pages = %d,\n", l->stride);
+	if (l->tf)
+		fprintf(f, "\t.call = NULL,\n");
+	else
+		fprintf(f, "\t.call = &STATIC_CALL_KEY(bl_%s),\n", name);
+	fprintf(f, "\t.key = &blk_%s,\n\t.key_trapfree = %d,\n", name, l->tf);
+	fprintf(f, "\t.run = run,\n};\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
 		fprintf(stderr,
-			"usage: gen calls|keys|sites|isites|imod ARG FILE\n");
+			"usage: gen calls|keys|sites|isites|imod|layout ARG "
+			"FILE\n");
 		return 2;
 	}
 	FILE *f = fopen(argv[3], "w");
@@ -224,7 +322,14 @@ int main(int argc, char **argv)
 		gen_isites(f);
 	else if (strcmp(argv[1], "imod") == 0)
 		gen_imod(f, atol(argv[2]));
-	else {
+	else if (strcmp(argv[1], "layout") == 0) {
+		int err = gen_layout(f, argv[2]);
+		if (err) {
+			fclose(f);
+			remove(argv[3]);
+			return err;
+		}
+	} else {
 		fprintf(stderr, "gen: unknown mode %s\n", argv[1]);
 		return 2;
 	}

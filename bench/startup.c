@@ -1,23 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Start-up cost of static key sites: dlopen() of a shared object with 100k
- * branch sites over 100 keys (each registered by the library's module
- * constructor: checked, sorted by key), against the same object built with
- * plain `if (__builtin_expect(flag, 0))` tests instead.  Each measurement
- * runs in a fresh child process (so that RSS starts from the same point);
- * the two variants alternate, R rounds.  Also times enabling then disabling
- * all 100 keys in one batch (100k sites patched).
+ * Start-up and memory.  Each measurement runs in a fresh child process (so
+ * that memory starts from the same point); the variants alternate, R
+ * rounds; every figure is a median over the rounds.
  *
- * Then the same for inline call sites: dlopen() of a shared object with
- * 10k static call sites over 100 static calls, linked with
- * staticcall_inline() (the library reads the file's relocations, checks
- * every site and patches them all in one batch before dlopen() returns),
- * against the same object with the option inline=off (the same file, its
- * sites left alone) and the same sources linked without the flags.  Each
- * also reports the object's file size (--emit-relocs keeps the relocations
- * in it) and the sites the library registered.
+ * 1. 100k static key sites: dlopen() of a shared object with 100,000 branch
+ *    sites over 100 keys (registered by the library's module constructor),
+ *    against the same object built with plain `if (__builtin_expect(flag,
+ *    0))` tests.  Then, per protocol (bench_protos but int3_nocheck; "n/a"
+ *    where this library refuses the option value), enabling all 100 keys in
+ *    one batch (100k sites patched), then disabling them in another, each
+ *    timed.  Memory (/proc/self/status VmRSS, RssAnon, RssFile, RssShmem;
+ *    the blocks of the process's memfds; the resident pages of its memfd
+ *    mappings; the number of mappings) before dlopen(), after it, after
+ *    enabling and after disabling; reported as differences from before
+ *    dlopen() (bench/report.py: bytes per site beyond the plain object).
  *
- *   startup [--reps R] [--csv]
+ * 2. 10k inline call sites: dlopen() (to its return) of a shared object
+ *    with 10,000 static call sites over 100 static calls linked with
+ *    staticcall_inline() (the library reads the file's relocations, checks
+ *    every site and writes them before dlopen() returns), per protocol;
+ *    the same file with the option inline=off; and the same sources linked
+ *    without the flags.  The cost of the sites: the difference from the
+ *    plain object within each round, then the median, in ms.  Also the
+ *    object's file size and the sites the library registered.
+ *
+ *   startup [--reps R] [--quick] [--csv]
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -32,34 +40,64 @@
 #include <staticcall.h>
 
 #include "bench.h"
+#include "bench_update.h"
 
 #define NKEYS 100
+#define NKEYSITES 100000
+
+/* The memory figures of a result, as differences from before dlopen(). */
+#define MEM_FIELDS(X)                                                          \
+	X(rss) X(anon) X(file) X(shmem) X(memfd) X(memfd_rss) X(maps)
+#define NMEM 7
+#define NSNAP 3 /* after dlopen, after enabling, after disabling */
 
 struct result {
-	double open_us, rss_kib, enable_us, disable_us;
-	int ok;
+	int ok, err;
+	double open_us, enable_us, disable_us, registered;
+	double mem[NSNAP][NMEM];
 };
 
-static struct result measure(const char *path, int keys)
+static void mem_delta(double *out, const struct bench_mem *a,
+		      const struct bench_mem *b)
+{
+	int i = 0;
+#define D(f) out[i++] = (double)(b->f - a->f);
+	MEM_FIELDS(D)
+#undef D
+}
+
+static const char *const mem_names[NMEM] = {
+#define N(f) #f,
+	MEM_FIELDS(N)
+#undef N
+};
+
+/* Child: dlopen the 100k-site object (@p < 0: the plain one) and, with
+ * @p >= 0, enable then disable every key under protocol @p. */
+static struct result measure_keys(int p)
 {
 	struct result res = {0};
-	long rss0 = bench_rss_kib();
+	struct bench_mem m0, m1;
+	const char *path = p < 0 ? BENCH_SITES_PLAIN_SO : BENCH_SITES_SO;
+
+	if (p >= 0 && (res.err = bench_proto_set(&bench_protos[p])))
+		return res;
+	bench_mem_read(&m0);
 	double t0 = bench_now_ns();
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	double t1 = bench_now_ns();
-	long rss1 = bench_rss_kib();
-
+	bench_mem_read(&m1);
 	if (!h) {
 		fprintf(stderr, "startup: %s\n", dlerror());
 		return res;
 	}
 	res.open_us = (t1 - t0) / 1e3;
-	res.rss_kib = (double)(rss1 - rss0);
+	mem_delta(res.mem[0], &m0, &m1);
 	long (*run)(long) = (long (*)(long))dlsym(h, "bench_reg_run");
 	const long *nsites = dlsym(h, "bench_reg_sites");
 	if (!run || !nsites || run(0) != 0)
 		return res;
-	if (keys) {
+	if (p >= 0) {
 		struct static_key_false *k = dlsym(h, "bench_reg_keys");
 		struct static_call_batch_entry ents[NKEYS];
 		struct static_call_batch b;
@@ -71,22 +109,32 @@ static struct result measure(const char *path, int keys)
 		if (!err)
 			err = static_call_batch_commit(&b);
 		double t3 = bench_now_ns();
-		if (err || run(0) != *nsites) {
-			fprintf(stderr, "startup: enable: %s\n",
-				strerror(-err));
+		if (err) {
+			res.err = err;
 			return res;
 		}
+		if (run(0) != *nsites) {
+			fprintf(stderr, "startup: enable: wrong result\n");
+			return res;
+		}
+		bench_mem_read(&m1);
+		mem_delta(res.mem[1], &m0, &m1);
 		for (int i = 0; i < NKEYS && !err; i++)
 			err = static_branch_batch_disable(&b, &k[i]);
 		double t4 = bench_now_ns();
 		if (!err)
 			err = static_call_batch_commit(&b);
 		double t5 = bench_now_ns();
-		if (err || run(0) != 0) {
-			fprintf(stderr, "startup: disable: %s\n",
-				strerror(-err));
+		if (err) {
+			res.err = err;
 			return res;
 		}
+		if (run(0) != 0) {
+			fprintf(stderr, "startup: disable: wrong result\n");
+			return res;
+		}
+		bench_mem_read(&m1);
+		mem_delta(res.mem[2], &m0, &m1);
 		res.enable_us = (t3 - t2) / 1e3;
 		res.disable_us = (t5 - t4) / 1e3;
 	}
@@ -94,21 +142,26 @@ static struct result measure(const char *path, int keys)
 	return res;
 }
 
-/* dlopen() of a module with inline sites; @mode 0: linked for inline
- * sites, 1: the same with the option inline=off, 2: not linked for them. */
-static struct result measure_inline(const char *path, int mode)
+/* Child: dlopen() of a module with inline sites; @mode 0: linked for
+ * inline sites, under protocol @p; 1: the same with the option inline=off;
+ * 2: not linked for them. */
+static struct result measure_inline(int mode, int p)
 {
 	struct result res = {0};
 	struct static_call_stats a, b;
+	struct bench_mem m0, m1;
+	const char *path = mode == 2 ? BENCH_ISITES_PLAIN_SO : BENCH_ISITES_SO;
 
+	if (mode == 0 && (res.err = bench_proto_set(&bench_protos[p])))
+		return res;
 	if (mode == 1 && static_call_set_option("inline", "off"))
 		return res;
 	static_call_get_stats(&a, sizeof(a));
-	long rss0 = bench_rss_kib();
+	bench_mem_read(&m0);
 	double t0 = bench_now_ns();
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	double t1 = bench_now_ns();
-	long rss1 = bench_rss_kib();
+	bench_mem_read(&m1);
 	static_call_get_stats(&b, sizeof(b));
 
 	if (!h) {
@@ -116,25 +169,25 @@ static struct result measure_inline(const char *path, int mode)
 		return res;
 	}
 	res.open_us = (t1 - t0) / 1e3;
-	res.rss_kib = (double)(rss1 - rss0);
-	/* enable_us: the sites registered (0 unless linked for them) */
-	res.enable_us = (double)(b.sites_found - a.sites_found);
+	mem_delta(res.mem[0], &m0, &m1);
+	res.registered = (double)(b.sites_found - a.sites_found);
 	long (*run)(long) = (long (*)(long))dlsym(h, "bench_imod_run");
 	const long *nsites = dlsym(h, "bench_imod_sites");
 	if (!run || !nsites || run(0) != *nsites)
 		return res;
-	if (mode == 0 && res.enable_us != (double)*nsites) {
+	if (mode == 0 && res.registered != (double)*nsites) {
 		fprintf(stderr,
 			"startup: %.0f inline sites registered, %ld "
 			"expected\n",
-			res.enable_us, *nsites);
+			res.registered, *nsites);
 		return res;
 	}
 	res.ok = 1;
 	return res;
 }
 
-static struct result in_child(const char *path, int keys)
+/* @what 0: measure_keys(@p), 1..3: measure_inline(@what - 1, @p). */
+static struct result in_child(int what, int p)
 {
 	struct result res = {0};
 	int fd[2];
@@ -144,8 +197,7 @@ static struct result in_child(const char *path, int keys)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fd[0]);
-		res = keys >= 10 ? measure_inline(path, keys - 10)
-				 : measure(path, keys);
+		res = what == 0 ? measure_keys(p) : measure_inline(what - 1, p);
 		ssize_t w = write(fd[1], &res, sizeof(res));
 		_exit(w == (ssize_t)sizeof(res) ? 0 : 1);
 	}
@@ -158,102 +210,219 @@ static struct result in_child(const char *path, int keys)
 	return res;
 }
 
-/* The inline call site modules, alternating, each in a fresh child. */
-static int startup_inline(long reps, int csv)
+/* The status of a variant whose child returned an error. */
+static void status_of(const struct result *r, char *buf, size_t n)
 {
-	const char *paths[3] = {BENCH_ISITES_SO, BENCH_ISITES_SO,
-				BENCH_ISITES_PLAIN_SO};
-	const char *names[3] = {"inline_sites", "inline_off",
-				"not_linked_inline"};
-	double *v[3][3];
-	struct stat st;
+	const char *e = strerrorname_np(r->err < 0 ? -r->err : r->err);
 
-	for (int k = 0; k < 3; k++)
-		for (int j = 0; j < 3; j++)
-			if (!(v[k][j] = calloc((size_t)reps, sizeof(double))))
+	if (r->err == -EINVAL || r->err == -ENOENT)
+		snprintf(buf, n, "%s", BENCH_NA);
+	else
+		snprintf(buf, n, "refused:%s", e ? e : "?");
+}
+
+/* A variant of one part: what to run in the child, and its results. */
+struct variant {
+	const char *name;
+	int what, p;
+	int done, cap; /* measurements taken; at most cap */
+	char status[32];
+	double *v[4 + NSNAP * NMEM]; /* open, enable, disable, registered,
+					mem */
+	double *diff[2];	     /* part 2: open - plain, open - off */
+};
+#define NV (4 + NSNAP * NMEM)
+
+static void store(struct variant *v, const struct result *r)
+{
+	v->v[0][v->done] = r->open_us;
+	v->v[1][v->done] = r->enable_us;
+	v->v[2][v->done] = r->disable_us;
+	v->v[3][v->done] = r->registered;
+	for (int s = 0; s < NSNAP; s++)
+		for (int j = 0; j < NMEM; j++)
+			v->v[4 + s * NMEM + j][v->done] = r->mem[s][j];
+	v->done++;
+}
+
+/* Round-robin over @vars, @reps rounds; a variant whose first measurement
+ * took over 2 s is measured 3 times at most.  0, or 1 (a failure). */
+static int rounds(struct variant *vars, int nv, long reps, long quick)
+{
+	for (int i = 0; i < nv; i++) {
+		vars[i].cap = (int)reps;
+		if (!vars[i].status[0]) /* else n/a */
+			snprintf(vars[i].status, sizeof(vars[i].status), "ok");
+		for (int j = 0; j < NV; j++)
+			if (!(vars[i].v[j] =
+				      calloc((size_t)reps, sizeof(double))))
 				return 1;
+		for (int j = 0; j < 2; j++)
+			if (!(vars[i].diff[j] =
+				      calloc((size_t)reps, sizeof(double))))
+				return 1;
+	}
 	for (long r = 0; r < reps; r++) {
-		for (int kk = 0; kk < 3; kk++) {
-			int k = (int)((kk + r) % 3);
-			struct result res = in_child(paths[k], 10 + k);
+		for (int kk = 0; kk < nv; kk++) {
+			struct variant *v = &vars[(kk + r) % nv];
+			if (v->done >= v->cap || strcmp(v->status, "ok"))
+				continue;
+			double t0 = bench_now_ns();
+			struct result res = in_child(v->what, v->p);
+			if (res.err) {
+				status_of(&res, v->status, sizeof(v->status));
+				continue;
+			}
 			if (!res.ok) {
 				fprintf(stderr, "startup: %s failed\n",
-					names[k]);
+					v->name);
 				return 1;
 			}
-			v[k][0][r] = res.open_us;
-			v[k][1][r] = res.rss_kib;
-			v[k][2][r] = res.enable_us;
+			store(v, &res);
+			if (v->done == 1 && !quick &&
+			    bench_now_ns() - t0 > 2e9 && v->cap > 3)
+				v->cap = 3;
 		}
-	}
-	if (csv)
-		printf("kind,variant,sites,dlopen_us,rss_kib,sites_registered,"
-		       "file_kib,reps\n");
-	else
-		printf("\n%-18s %7s %10s %9s %10s %9s\n", "variant", "sites",
-		       "dlopen us", "RSS KiB", "registered", "file KiB");
-	for (int k = 0; k < 3; k++) {
-		double m[3];
-		for (int j = 0; j < 3; j++)
-			m[j] = bench_median(v[k][j], (size_t)reps);
-		double kib = stat(paths[k], &st) ? -1 : st.st_size / 1024.0;
-		if (csv)
-			printf("startup_inline,%s,10000,%.1f,%.0f,%.0f,%.0f,%ld"
-			       "\n",
-			       names[k], m[0], m[1], m[2], kib, reps);
-		else
-			printf("%-18s %7d %10.1f %9.0f %10.0f %9.0f\n",
-			       names[k], 10000, m[0], m[1], m[2], kib);
 	}
 	return 0;
 }
 
+static double med(struct variant *v, int j)
+{
+	return bench_median(v->v[j], (size_t)v->done);
+}
+
 int main(int argc, char **argv)
 {
-	long reps = 7;
-	int csv = 0;
-	const char *paths[2] = {BENCH_SITES_SO, BENCH_SITES_PLAIN_SO};
-	const char *names[2] = {"static_keys", "plain_flags"};
+	long reps = 11;
+	int csv = 0, quick = 0, supported[BENCH_NPROTOS];
+	struct variant keys[BENCH_NPROTOS + 1], inl[BENCH_NPROTOS + 2];
+	int nk = 0, ni = 0;
 
-	if (bench_args(argc, argv, "startup", &reps, &csv))
+	if (bench_args(argc, argv, "startup", &reps, &csv, &quick, 1))
 		return 2;
-	double *v[2][4];
-	for (int k = 0; k < 2; k++)
-		for (int j = 0; j < 4; j++)
-			if (!(v[k][j] = calloc((size_t)reps, sizeof(double))))
-				return 1;
-	for (long r = 0; r < reps; r++) {
-		for (int kk = 0; kk < 2; kk++) {
-			int k = (int)((kk + r) % 2);
-			struct result res = in_child(paths[k], k == 0);
-			if (!res.ok) {
-				fprintf(stderr, "startup: %s failed\n",
-					names[k]);
-				return 1;
-			}
-			v[k][0][r] = res.open_us;
-			v[k][1][r] = res.rss_kib;
-			v[k][2][r] = res.enable_us;
-			v[k][3][r] = res.disable_us;
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		supported[p] = bench_proto_supported(&bench_protos[p]);
+	memset(keys, 0, sizeof(keys));
+	memset(inl, 0, sizeof(inl));
+
+	/* 1. 100k key sites */
+	keys[nk++] =
+		(struct variant){.name = "plain_flags", .what = 0, .p = -1};
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		if (strcmp(bench_protos[p].name, "int3_nocheck") != 0)
+			keys[nk++] = (struct variant){
+				.name = "static_keys", .what = 0, .p = (int)p};
+	for (int i = 1; i < nk; i++)
+		if (!supported[keys[i].p])
+			snprintf(keys[i].status, sizeof(keys[i].status), "%s",
+				 BENCH_NA);
+	if (rounds(keys, nk, reps, quick))
+		return 1;
+	if (csv) {
+		printf("kind,variant,protocol,status,sites,dlopen_us,enable_us,"
+		       "disable_us");
+		static const char *const snap[NSNAP] = {"open", "on", "off"};
+		for (int s = 0; s < NSNAP; s++)
+			for (int j = 0; j < NMEM; j++)
+				printf(",%s_%s", mem_names[j], snap[s]);
+		printf(",reps\n");
+	} else
+		printf("%-12s %-8s %7s %10s %10s %10s %9s %9s %9s %9s\n",
+		       "variant", "protocol", "sites", "dlopen us", "enable us",
+		       "disable us", "RSS KiB", "on KiB", "shmem on",
+		       "memfd on");
+	for (int i = 0; i < nk; i++) {
+		struct variant *v = &keys[i];
+		const char *pn = v->p < 0 ? "-" : bench_protos[v->p].name;
+		if (strcmp(v->status, "ok") != 0 || v->done == 0) {
+			if (csv)
+				printf("startup,%s,%s,%s,%d\n", v->name, pn,
+				       v->status, NKEYSITES);
+			else
+				printf("%-12s %-8s %7d  %s\n", v->name, pn,
+				       NKEYSITES, v->status);
+			continue;
 		}
+		if (csv) {
+			printf("startup,%s,%s,ok,%d,%.1f,%.1f,%.1f", v->name,
+			       pn, NKEYSITES, med(v, 0), med(v, 1), med(v, 2));
+			for (int j = 4; j < NV; j++)
+				printf(",%.0f", med(v, j));
+			printf(",%d\n", v->done);
+		} else
+			printf("%-12s %-8s %7d %10.1f %10.1f %10.1f %9.0f "
+			       "%9.0f "
+			       "%9.0f %9.0f\n",
+			       v->name, pn, NKEYSITES, med(v, 0), med(v, 1),
+			       med(v, 2), med(v, 4 + 0), med(v, 4 + NMEM + 0),
+			       med(v, 4 + NMEM + 3), med(v, 4 + NMEM + 4));
 	}
+
+	/* 2. 10k inline call sites */
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		if (strcmp(bench_protos[p].name, "int3_nocheck") != 0)
+			inl[ni++] = (struct variant){
+				.name = "inline_sites", .what = 1, .p = (int)p};
+	for (int i = 0; i < ni; i++)
+		if (!supported[inl[i].p])
+			snprintf(inl[i].status, sizeof(inl[i].status), "%s",
+				 BENCH_NA);
+	int off = ni, plain = ni + 1;
+	inl[ni++] = (struct variant){.name = "inline_off", .what = 2, .p = -1};
+	inl[ni++] = (struct variant){
+		.name = "not_linked_inline", .what = 3, .p = -1};
+	if (rounds(inl, ni, reps, quick))
+		return 1;
+	/* The differences within each round (the variants alternate: the
+	 * k-th measurement of each was taken in round k), before any median
+	 * sorts the measurements. */
+	double d[BENCH_NPROTOS + 2][2] = {{0}};
+	for (int i = 0; i < ni; i++)
+		for (int j = 0; j < 2; j++) {
+			struct variant *v = &inl[i],
+				       *ref = &inl[j ? off : plain];
+			int n = v->done < ref->done ? v->done : ref->done;
+			for (int k = 0; k < n; k++)
+				v->diff[j][k] =
+					(v->v[0][k] - ref->v[0][k]) / 1e3;
+			d[i][j] = bench_median(v->diff[j], (size_t)n);
+		}
 	if (csv)
-		printf("kind,variant,sites,dlopen_us,rss_kib,enable_all_us,"
-		       "disable_all_us,reps\n");
+		printf("kind,variant,protocol,status,sites,dlopen_us,"
+		       "extra_ms_vs_plain,extra_ms_vs_off,rss_kib,"
+		       "sites_registered,file_kib,reps\n");
 	else
-		printf("%-12s %7s %10s %9s %14s %14s\n", "variant", "sites",
-		       "dlopen us", "RSS KiB", "enable all us",
-		       "disable all us");
-	for (int k = 0; k < 2; k++) {
-		double m[4];
-		for (int j = 0; j < 4; j++)
-			m[j] = bench_median(v[k][j], (size_t)reps);
+		printf("\n%-18s %-8s %7s %10s %12s %12s %9s %10s %9s\n",
+		       "variant", "protocol", "sites", "dlopen us",
+		       "+ms vs plain", "+ms vs off", "RSS KiB", "registered",
+		       "file KiB");
+	for (int i = 0; i < ni; i++) {
+		struct variant *v = &inl[i];
+		const char *pn = v->p < 0 ? "-" : bench_protos[v->p].name;
+		struct stat st;
+		const char *path =
+			v->what == 3 ? BENCH_ISITES_PLAIN_SO : BENCH_ISITES_SO;
+		double kib = stat(path, &st) ? -1 : st.st_size / 1024.0;
+		if (v->done == 0 || strcmp(v->status, "ok") != 0) {
+			if (csv)
+				printf("startup_inline,%s,%s,%s,10000\n",
+				       v->name, pn, v->status);
+			else
+				printf("%-18s %-8s %7d  %s\n", v->name, pn,
+				       10000, v->status);
+			continue;
+		}
 		if (csv)
-			printf("startup,%s,100000,%.1f,%.0f,%.1f,%.1f,%ld\n",
-			       names[k], m[0], m[1], m[2], m[3], reps);
+			printf("startup_inline,%s,%s,ok,10000,%.1f,%.3f,%.3f,%."
+			       "0f,%.0f,%.0f,%d\n",
+			       v->name, pn, med(v, 0), d[i][0], d[i][1],
+			       med(v, 4), med(v, 3), kib, v->done);
 		else
-			printf("%-12s %7d %10.1f %9.0f %14.1f %14.1f\n",
-			       names[k], 100000, m[0], m[1], m[2], m[3]);
+			printf("%-18s %-8s %7d %10.1f %12.3f %12.3f %9.0f "
+			       "%10.0f %9.0f\n",
+			       v->name, pn, 10000, med(v, 0), d[i][0], d[i][1],
+			       med(v, 4), med(v, 3), kib);
 	}
-	return startup_inline(reps, csv);
+	return 0;
 }

@@ -4,8 +4,11 @@
  * own so that no caller can inline them or see their bodies.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -82,4 +85,74 @@ long bench_rss_kib(void)
 		resident = -1;
 	fclose(f);
 	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static long status_kib(const char *text, const char *field)
+{
+	const char *p = strstr(text, field);
+
+	return p ? atol(p + strlen(field)) : -1;
+}
+
+void bench_mem_read(struct bench_mem *m)
+{
+	char buf[8192];
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	m->rss = m->anon = m->file = m->shmem = -1;
+	m->memfd = m->memfd_rss = m->maps = -1;
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		m->rss = status_kib(buf, "\nVmRSS:");
+		m->anon = status_kib(buf, "\nRssAnon:");
+		m->file = status_kib(buf, "\nRssFile:");
+		m->shmem = status_kib(buf, "\nRssShmem:");
+	}
+	/* memfds (the library's copies of code pages), mapped or not: the
+	 * blocks each one holds. */
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *e;
+		long kib = 0;
+		while ((e = readdir(d))) {
+			char path[300], link[256];
+			struct stat st;
+			snprintf(path, sizeof(path), "/proc/self/fd/%s",
+				 e->d_name);
+			ssize_t len = readlink(path, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = 0;
+			if (strncmp(link, "/memfd:", 7) == 0 &&
+			    stat(path, &st) == 0)
+				kib += (long)st.st_blocks / 2;
+		}
+		closedir(d);
+		m->memfd = kib;
+	}
+	/* VMAs, and the resident pages of memfd mappings (also after the
+	 * descriptor is closed). */
+	f = fopen("/proc/self/smaps", "r");
+	if (f) {
+		char line[512];
+		int memfd = 0;
+		long kib = 0;
+		m->maps = 0;
+		m->memfd_rss = 0;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long lo, hi;
+			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+			    strchr(line, '-') < strchr(line, ' ')) {
+				m->maps++;
+				memfd = strstr(line, " /memfd:") != NULL;
+			} else if (memfd &&
+				   sscanf(line, "Rss: %ld kB", &kib) == 1) {
+				m->memfd_rss += kib;
+			}
+		}
+		fclose(f);
+	}
 }

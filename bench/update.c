@@ -2,17 +2,32 @@
 /*
  * Update costs, side by side in one process:
  *
- *   A. one static_call_update() with 0, 1 .. nproc busy caller threads, for
- *      each protocol (trap-free; int3 with its SIGTRAP check; plain int3),
- *      each interleaved with one raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE)
- *      so that update/sync is a ratio within the same instant; with no
- *      caller, also the naive alternative (mprotect RW, memcpy, mprotect
- *      RX: unsafe with concurrent callers, so it is timed without any);
+ *   A. one static_call_update() with 0, 1 and 2 busy caller threads (they
+ *      call the static call in a loop), for each protocol (bench_protos:
+ *      auto, flip, store, int3, int3 without its SIGTRAP check; "n/a" where
+ *      this library refuses the option value), each update paired with one
+ *      raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE) timed just before or
+ *      just after it, so that update/sync is a ratio within the same
+ *      instant and load; with no caller, also the naive alternative
+ *      (mprotect RW, memcpy, mprotect RX: unsafe with concurrent callers, so
+ *      timed without any);
+ *   S. an update to the target already installed, and a key set to the
+ *      state it has (issue 15): blocks of K such calls timed together, ns
+ *      per call, against K calls through a function pointer timed in the
+ *      same round; syncs and sites patched per call from the statistics;
  *   B. batches of 1 .. 10000 static calls: time per commit, syncs per commit
  *      (from static_call_get_stats()), time per site beyond the syncs;
- *   C. static key toggles, keys with 1 .. 1000 sites.
+ *   C. static key toggles, keys with 1 .. 1000 sites (plain sites and sites
+ *      built with STATICCALL_KEYS_TRAPFREE), per protocol.
  *
- *   update [--reps R] [--csv]
+ *   update [--reps R] [--quick] [--csv]
+ *   update --callgrind N [call|key|funcall]
+ *                            N same-target updates, N same-state key sets and
+ *                            N function pointer calls (or only one of the
+ *                            three), each in a function of its own
+ *                            (run_same_call, run_same_key, run_funcall), for
+ *                            callgrind's instruction counts and strace's
+ *                            system call counts
  *
  * Every update is checked (the static call then returns the new target's
  * value); nothing about the timings is asserted.
@@ -61,34 +76,19 @@ __asm__(".pushsection .text.bench_naive, \"ax\", @progbits\n\t"
 	".popsection\n");
 long bench_naive_tramp(long x);
 
-static int csv;
-static long reps = 300;
+static int csv, quick;
+static long reps = 1001;
+static int supported[BENCH_NPROTOS];
 
-struct proto {
-	const char *name, *protocol, *check;
-};
-static const struct proto protos[] = {
-	{"trapfree", "auto", "on"},
-	{"int3", "int3", "on"},
-	{"int3_plain", "int3", "off"},
-};
-#define NPROTOS (sizeof(protos) / sizeof(protos[0]))
+#define BUSY_MAX 2 /* busy caller threads: 0, 1, 2 */
 
 static void die(const char *what, int err) { bench_die("update", what, err); }
-
-static void set_proto(const struct proto *p)
-{
-	int err = static_call_set_option("protocol", p->protocol);
-
-	if (!err)
-		err = static_call_set_option("sigtrap_check", p->check);
-	if (err)
-		die("static_call_set_option", err);
-}
 
 static struct static_call_stats stats(void) { return bench_stats("update"); }
 
 static double raw_sync_ns(void) { return bench_raw_sync_ns("update"); }
+
+static void use(size_t p) { bench_proto_use("update", &bench_protos[p]); }
 
 /* ---- busy callers ------------------------------------------------------ */
 static atomic_int stop_busy;
@@ -130,45 +130,56 @@ static int naive_update(long (*target)(long))
 	return 0;
 }
 
+#define NAIVE BENCH_NPROTOS /* the column of the naive alternative */
+
 static void phase_update(int nthreads)
 {
-	pthread_t tid[64];
-	double *upd[NPROTOS + 1], *syn[NPROTOS + 1], *rat[NPROTOS + 1];
-	unsigned long long traps[NPROTOS] = {0}, syncs[NPROTOS] = {0};
-	int cur[2] = {0, 0}; /* current target of upd_op, of the naive one */
+	pthread_t tid[BUSY_MAX];
+	double *upd[NAIVE + 1], *syn[NAIVE + 1], *rat[NAIVE + 1];
+	unsigned long long traps[NAIVE] = {0}, syncs[NAIVE] = {0};
+	/* the current targets of upd_op and of the naive trampoline (1:
+	 * bench_t1), kept across calls: every update changes the target */
+	static int cur[2] = {0, 0};
+	size_t cols[NAIVE + 1], ncols = 0;
 
+	for (size_t p = 0; p < NAIVE; p++)
+		if (supported[p])
+			cols[ncols++] = p;
+	/* the naive alternative runs only without concurrent callers */
+	if (nthreads == 0)
+		cols[ncols++] = NAIVE;
 	atomic_store(&stop_busy, 0);
 	for (int t = 0; t < nthreads; t++)
 		if (pthread_create(&tid[t], NULL, busy, NULL))
 			die("pthread_create", errno);
 	usleep(20000);
-	for (size_t p = 0; p <= NPROTOS; p++) {
+	for (size_t p = 0; p <= NAIVE; p++) {
 		upd[p] = calloc((size_t)reps, sizeof(double));
 		syn[p] = calloc((size_t)reps, sizeof(double));
 		rat[p] = calloc((size_t)reps, sizeof(double));
 		if (!upd[p] || !syn[p] || !rat[p])
 			die("calloc", ENOMEM);
 	}
-	/* the naive alternative runs only without concurrent callers */
-	size_t nprot = nthreads == 0 ? NPROTOS + 1 : NPROTOS;
 	for (long r = 0; r < reps; r++) {
-		for (size_t k = 0; k < nprot; k++) {
-			size_t p = (k + (size_t)r) % nprot;
+		for (size_t k = 0; k < ncols; k++) {
+			size_t p = cols[(k + (size_t)r) % ncols];
 			/* every update changes the target */
-			int *c = &cur[p < NPROTOS ? 0 : 1];
+			int *c = &cur[p < NAIVE ? 0 : 1];
 			long (*target)(long) = *c ? bench_t0 : bench_t1;
 			long want = *c ? 1 : 2;
 			double s1 = 0, s2 = 0, t0, t1;
 			int err;
 
 			*c = !*c;
-			if (p < NPROTOS)
-				set_proto(&protos[p]);
+			if (p < NAIVE && static_call_query(upd_op) == target)
+				die("not a change of target", EINVAL);
+			if (p < NAIVE)
+				use(p);
 			struct static_call_stats a = stats();
 			if (r & 1)
 				s1 = raw_sync_ns();
 			t0 = bench_now_ns();
-			if (p < NPROTOS)
+			if (p < NAIVE)
 				err = static_call_update(upd_op, target);
 			else
 				err = naive_update(target);
@@ -177,11 +188,11 @@ static void phase_update(int nthreads)
 				s2 = raw_sync_ns();
 			struct static_call_stats b = stats();
 			if (err)
-				die(p < NPROTOS ? "static_call_update"
-						: "naive update",
+				die(p < NAIVE ? "static_call_update"
+					      : "naive update",
 				    err);
-			long got = p < NPROTOS ? static_call(upd_op)(0)
-					       : bench_naive_tramp(0);
+			long got = p < NAIVE ? static_call(upd_op)(0)
+					     : bench_naive_tramp(0);
 			if (got != want) {
 				fprintf(stderr, "update: wrong result %ld\n",
 					got);
@@ -190,8 +201,8 @@ static void phase_update(int nthreads)
 			upd[p][r] = t1 - t0;
 			syn[p][r] = s1 + s2;
 			rat[p][r] = upd[p][r] / syn[p][r];
-			if (p < NPROTOS) {
-				traps[p] += b.traps_emulated - a.traps_emulated;
+			if (p < NAIVE) {
+				traps[p] += bench_traps(&a, &b);
 				syncs[p] += b.syncs - a.syncs;
 			}
 		}
@@ -200,26 +211,197 @@ static void phase_update(int nthreads)
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(tid[t], NULL);
 
-	for (size_t p = 0; p < nprot; p++) {
+	for (size_t p = 0; p <= NAIVE; p++) {
 		const char *name =
-			p < NPROTOS ? protos[p].name : "naive_mprotect";
+			p < NAIVE ? bench_protos[p].name : "naive_mprotect";
+		if (p == NAIVE && nthreads)
+			continue;
+		if (p < NAIVE && !supported[p]) {
+			if (csv)
+				printf("update,%s,%d,%s,,,,,,0\n", name,
+				       nthreads, BENCH_NA);
+			else
+				printf("%-16s %3d %12s\n", name, nthreads,
+				       BENCH_NA);
+			continue;
+		}
 		double u = bench_median(upd[p], (size_t)reps) / 1e3;
 		double s = bench_median(syn[p], (size_t)reps) / 1e3;
 		double q = bench_median(rat[p], (size_t)reps);
-		double tr = p < NPROTOS ? (double)traps[p] / (double)reps : 0;
-		double sy = p < NPROTOS ? (double)syncs[p] / (double)reps : 0;
+		double tr = p < NAIVE ? (double)traps[p] / (double)reps : 0;
+		double sy = p < NAIVE ? (double)syncs[p] / (double)reps : 0;
 		if (csv)
-			printf("update,%s,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%ld\n",
+			printf("update,%s,%d,ok,%.3f,%.3f,%.3f,%.3f,%.3f,%ld\n",
 			       name, nthreads, u, s, q, sy, tr, reps);
 		else
 			printf("%-16s %3d %12.2f %12.2f %9.2f %7.2f %9.3f\n",
 			       name, nthreads, u, s, q, sy, tr);
 	}
-	for (size_t p = 0; p <= NPROTOS; p++) {
+	for (size_t p = 0; p <= NAIVE; p++) {
 		free(upd[p]);
 		free(syn[p]);
 		free(rat[p]);
 	}
+}
+
+/* ---- S: the target already installed, the state a key has (issue 15) ---- */
+#define SAME_K 100     /* calls per timed block */
+#define FUNCALL_K 1000 /* the reference: calls through a pointer */
+
+/* Each in a function of its own: callgrind's inclusive count of it, for two
+ * values of n, gives the instructions per call (update --callgrind N). */
+long run_same_call(long n);
+__attribute__((noinline)) BENCH_LOOP long run_same_call(long n)
+{
+	long err = 0;
+
+	for (long i = 0; i < n; i++) {
+		err |= static_call_update(upd_op, bench_t0);
+		BENCH_BARRIER();
+	}
+	return err;
+}
+
+long run_same_key(long n);
+__attribute__((noinline)) BENCH_LOOP long run_same_key(long n)
+{
+	long err = 0;
+
+	for (long i = 0; i < n; i++) {
+		err |= static_branch_enable(bk_keys[0]);
+		BENCH_BARRIER();
+	}
+	return err;
+}
+
+long run_funcall(long n);
+__attribute__((noinline)) BENCH_LOOP long run_funcall(long n)
+{
+	long x = 0;
+
+	for (long i = 0; i < n; i++) {
+		x = bench_fp(x);
+		BENCH_BARRIER();
+	}
+	return x;
+}
+
+static void same_setup(void)
+{
+	int err = static_call_update(upd_op, bench_t0);
+
+	if (!err)
+		err = static_branch_enable(bk_keys[0]);
+	if (err)
+		die("same: set-up", err);
+}
+
+static void same_check(void)
+{
+	if (static_call(upd_op)(0) != 1 || bk_runs[0](0) != 1)
+		die("same: wrong result", EIO);
+}
+
+static void phase_same(void)
+{
+	long nr = quick ? 3 : 21;
+	double *t[BENCH_NPROTOS][2], *fc = calloc((size_t)nr, sizeof(double));
+	double *sy = calloc((size_t)nr, sizeof(double));
+	unsigned long long syncs[BENCH_NPROTOS][2] = {{0}},
+			   patched[BENCH_NPROTOS][2] = {{0}};
+	static const char *const what[2] = {"call", "key"};
+
+	if (!fc || !sy)
+		die("calloc", ENOMEM);
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		for (int w = 0; w < 2; w++)
+			if (!(t[p][w] = calloc((size_t)nr, sizeof(double))))
+				die("calloc", ENOMEM);
+	same_setup();
+	for (long r = 0; r < nr; r++) {
+		double t0 = bench_now_ns();
+		long x = run_funcall(FUNCALL_K);
+		fc[r] = (bench_now_ns() - t0) / FUNCALL_K;
+		if (x != FUNCALL_K)
+			die("same: function call", EIO);
+		sy[r] = raw_sync_ns();
+		for (size_t k = 0; k < BENCH_NPROTOS; k++) {
+			size_t p = (k + (size_t)r) % BENCH_NPROTOS;
+			if (!supported[p])
+				continue;
+			use(p);
+			for (int w = 0; w < 2; w++) {
+				struct static_call_stats a = stats();
+				t0 = bench_now_ns();
+				long err = w ? run_same_key(SAME_K)
+					     : run_same_call(SAME_K);
+				double t1 = bench_now_ns();
+				struct static_call_stats b = stats();
+				if (err)
+					die(w ? "same: static_branch_enable"
+					      : "same: static_call_update",
+					    (int)err);
+				same_check();
+				t[p][w][r] = (t1 - t0) / SAME_K;
+				syncs[p][w] += b.syncs - a.syncs;
+				patched[p][w] +=
+					b.sites_patched - a.sites_patched;
+			}
+		}
+	}
+	if (static_branch_disable(bk_keys[0]))
+		die("same: static_branch_disable", EIO);
+	double f = bench_median(fc, (size_t)nr);
+	double s = bench_median(sy, (size_t)nr) / 1e3;
+	for (size_t p = 0; p < BENCH_NPROTOS; p++) {
+		for (int w = 0; w < 2; w++) {
+			const char *name = bench_protos[p].name;
+			if (!supported[p]) {
+				if (csv)
+					printf("same,%s,%s,%s,,,,,,,0,0\n",
+					       name, what[w], BENCH_NA);
+				else
+					printf("%-14s %-5s %12s\n", name,
+					       what[w], BENCH_NA);
+				continue;
+			}
+			double m = bench_median(t[p][w], (size_t)nr);
+			double n = (double)(nr * SAME_K);
+			if (csv)
+				printf("same,%s,%s,ok,%.1f,%.2f,%.2f,%.3f,%.3f,"
+				       "%.3f,%ld,%d\n",
+				       name, what[w], m, f, m / f, s,
+				       (double)syncs[p][w] / n,
+				       (double)patched[p][w] / n, nr, SAME_K);
+			else
+				printf("%-14s %-5s %12.1f %10.2f %10.1f %9.2f "
+				       "%8.3f %8.3f\n",
+				       name, what[w], m, f, m / f, s,
+				       (double)syncs[p][w] / n,
+				       (double)patched[p][w] / n);
+			free(t[p][w]);
+		}
+	}
+	free(fc);
+	free(sy);
+}
+
+/* update --callgrind N [call|key|funcall]: the loops of phase S alone, all
+ * three or one (for a count of system calls per call: strace -c). */
+static int callgrind_mode(long n, const char *which)
+{
+	int all = !which;
+
+	same_setup();
+	if ((all || !strcmp(which, "call")) && run_same_call(n))
+		die("--callgrind: static_call_update", EIO);
+	if ((all || !strcmp(which, "key")) && run_same_key(n))
+		die("--callgrind: static_branch_enable", EIO);
+	if ((all || !strcmp(which, "funcall")) && run_funcall(n) != n)
+		die("--callgrind: function call", EIO);
+	same_check();
+	printf("%s: %ld calls\n", all ? "call, key, funcall" : which, n);
+	return 0;
 }
 
 /* ---- B: batches -------------------------------------------------------- */
@@ -285,31 +467,45 @@ static void phase_batch(void)
 		die("static_call_batch_init", EINVAL);
 	/* First update of every static call: first-use checks of each
 	 * trampoline and the writable views of their pages. */
-	set_proto(&protos[0]);
+	use(0);
 	double first = commit_many(nmax, &b, &sy, &si);
 	if (csv)
-		printf("batch_first,trapfree,%u,%.3f,%llu,%llu\n", nmax,
-		       first / 1e3, sy, si);
+		printf("batch_first,%s,%u,%.3f,%llu,%llu,,,1\n",
+		       bench_protos[0].name, nmax, first / 1e3, sy, si);
 	else
 		printf("first update of %u static calls (first-use checks, "
 		       "views): %.2f ms, %llu sync(s)\n\n",
 		       nmax, first / 1e6, sy);
 	if (!csv)
-		printf("%-12s %6s %12s %8s %8s %10s %14s\n", "protocol",
+		printf("%-16s %6s %12s %8s %8s %10s %14s\n", "protocol",
 		       "sites", "batch us", "syncs", "", "sync us",
 		       "ns/site beyond");
-	/* Pass NPROTOS: trap-free again, the static calls added in ascending
-	 * key address order (the others add them in definition order, which
-	 * the compiler lays out in descending address order). */
-	for (size_t p = 0; p <= NPROTOS; p++) {
-		const char *pname =
-			p < NPROTOS ? protos[p].name : "trapfree_addr_order";
-		set_proto(&protos[p < NPROTOS ? p : 0]);
-		if (p == NPROTOS)
+	/* Pass NPROTOS: the default protocol again, the static calls added
+	 * in ascending key address order (the others add them in definition
+	 * order, which the compiler lays out in descending address order). */
+	for (size_t p = 0; p <= BENCH_NPROTOS; p++) {
+		const char *pname = p < BENCH_NPROTOS ? bench_protos[p].name
+						      : "auto_addr_order";
+		size_t q = p < BENCH_NPROTOS ? p : 0;
+		if (!supported[q]) {
+			for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]);
+			     k++)
+				if (csv)
+					printf("batch,%s,%u,,,,,,0\n", pname,
+					       sizes[k]);
+				else
+					printf("%-16s %6u %12s\n", pname,
+					       sizes[k], BENCH_NA);
+			continue;
+		}
+		use(q);
+		if (p == BENCH_NPROTOS)
 			qsort(order, nmax, sizeof(*order), by_key_address);
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 			unsigned int n = sizes[k] < nmax ? sizes[k] : nmax;
 			long nr = n >= 10000 ? 5 : n >= 1000 ? 15 : 41;
+			if (quick)
+				nr = 2;
 			double *tb = calloc((size_t)nr, sizeof(double));
 			double *ts = calloc((size_t)nr, sizeof(double));
 			unsigned long long smin = ~0ull, smax = 0;
@@ -320,7 +516,7 @@ static void phase_batch(void)
 				tb[r] = commit_many(n, &b, &sy, &si);
 				smin = sy < smin ? sy : smin;
 				smax = sy > smax ? sy : smax;
-				if (si != n) {
+				if (si < n) {
 					fprintf(stderr,
 						"update: %llu sites patched, "
 						"%u expected\n",
@@ -337,7 +533,7 @@ static void phase_batch(void)
 				       pname, n, mb / 1e3, smin, smax, ms / 1e3,
 				       beyond, nr);
 			else
-				printf("%-12s %6u %12.2f %4llu-%-3llu %8s "
+				printf("%-16s %6u %12.2f %4llu-%-3llu %8s "
 				       "%10.2f "
 				       "%14.1f\n",
 				       pname, n, mb / 1e3, smin, smax, "",
@@ -354,65 +550,78 @@ static void phase_batch(void)
 /* ---- C: static key toggles --------------------------------------------- */
 static void phase_keys(void)
 {
-	static const struct {
-		const char *name, *check;
-		int trapfree;
-	} variants[] = {
-		{"int3", "on", 0},
-		{"int3_plain", "off", 0},
-		{"trapfree_sites", "on", 1},
-	};
-	long nr = 41;
-	double *t = calloc((size_t)nr * 2, sizeof(double));
+	static const char *const sites[2] = {"plain", "trapfree"};
+	long nmax = quick ? 2 : 41;
+	double *t = calloc((size_t)nmax * 2, sizeof(double));
 
 	if (!t)
 		die("calloc", ENOMEM);
 	if (!csv)
-		printf("%-16s %6s %12s %8s\n", "key sites", "sites",
-		       "toggle us", "syncs");
-	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
-		int err = static_call_set_option("protocol", "auto");
-		if (!err)
-			err = static_call_set_option("sigtrap_check",
-						     variants[v].check);
-		if (err)
-			die("static_call_set_option", err);
-		for (int k = 0; k < NKEYSIZES; k++) {
-			struct static_key_false *key =
-				variants[v].trapfree ? bkt_keys[k] : bk_keys[k];
-			long (*run)(long) =
-				variants[v].trapfree ? bkt_runs[k] : bk_runs[k];
-			struct static_call_stats a = stats();
-			for (long r = 0; r < nr; r++) {
-				double t0 = bench_now_ns();
-				err = static_branch_enable(key);
-				double t1 = bench_now_ns();
-				if (err)
-					die("static_branch_enable", err);
-				if (run(0) != key_sizes[k])
-					die("key on: wrong result", EIO);
-				double t2 = bench_now_ns();
-				err = static_branch_disable(key);
-				double t3 = bench_now_ns();
-				if (err)
-					die("static_branch_disable", err);
-				if (run(0) != 0)
-					die("key off: wrong result", EIO);
-				t[2 * r] = t1 - t0;
-				t[2 * r + 1] = t3 - t2;
+		printf("%-14s %-9s %6s %12s %8s %8s\n", "protocol", "sites",
+		       "n", "toggle us", "syncs", "traps");
+	for (size_t p = 0; p < BENCH_NPROTOS; p++) {
+		for (int tf = 0; tf < 2; tf++) {
+			for (int k = 0; k < NKEYSIZES; k++) {
+				const char *name = bench_protos[p].name;
+				if (!supported[p]) {
+					if (csv)
+						printf("keys,%s,%s,%d,%s,,,,"
+						       "0\n",
+						       name, sites[tf],
+						       key_sizes[k], BENCH_NA);
+					else
+						printf("%-14s %-9s %6d %12s\n",
+						       name, sites[tf],
+						       key_sizes[k], BENCH_NA);
+					continue;
+				}
+				use(p);
+				struct static_key_false *key =
+					tf ? bkt_keys[k] : bk_keys[k];
+				long (*run)(long) =
+					tf ? bkt_runs[k] : bk_runs[k];
+				long nr = key_sizes[k] >= 1000 && !quick ? 15
+									 : nmax;
+				struct static_call_stats a = stats();
+				for (long r = 0; r < nr; r++) {
+					double t0 = bench_now_ns();
+					int err = static_branch_enable(key);
+					double t1 = bench_now_ns();
+					if (err)
+						die("static_branch_enable",
+						    err);
+					if (run(0) != key_sizes[k])
+						die("key on: wrong result",
+						    EIO);
+					double t2 = bench_now_ns();
+					err = static_branch_disable(key);
+					double t3 = bench_now_ns();
+					if (err)
+						die("static_branch_disable",
+						    err);
+					if (run(0) != 0)
+						die("key off: wrong result",
+						    EIO);
+					t[2 * r] = t1 - t0;
+					t[2 * r + 1] = t3 - t2;
+				}
+				struct static_call_stats z = stats();
+				double m = bench_median(t, (size_t)nr * 2);
+				double sy = (double)(z.syncs - a.syncs) /
+					    (double)(2 * nr);
+				double tr = (double)bench_traps(&a, &z) /
+					    (double)(2 * nr);
+				if (csv)
+					printf("keys,%s,%s,%d,ok,%.3f,%.2f,%."
+					       "2f,%ld\n",
+					       name, sites[tf], key_sizes[k],
+					       m / 1e3, sy, tr, 2 * nr);
+				else
+					printf("%-14s %-9s %6d %12.2f %8.2f "
+					       "%8.2f\n",
+					       name, sites[tf], key_sizes[k],
+					       m / 1e3, sy, tr);
 			}
-			struct static_call_stats z = stats();
-			double m = bench_median(t, (size_t)nr * 2);
-			double sy =
-				(double)(z.syncs - a.syncs) / (double)(2 * nr);
-			if (csv)
-				printf("keys,%s,%d,%.3f,%.2f,%ld\n",
-				       variants[v].name, key_sizes[k], m / 1e3,
-				       sy, 2 * nr);
-			else
-				printf("%-16s %6d %12.2f %8.2f\n",
-				       variants[v].name, key_sizes[k], m / 1e3,
-				       sy);
 		}
 	}
 	free(t);
@@ -420,28 +629,33 @@ static void phase_keys(void)
 
 int main(int argc, char **argv)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (bench_args(argc, argv, "update", &reps, &csv))
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--callgrind") == 0)
+		return callgrind_mode(atol(argv[2]),
+				      argc == 4 ? argv[3] : NULL);
+	if (bench_args(argc, argv, "update", &reps, &csv, &quick, 5))
 		return 2;
-	if (ncpu < 1)
-		ncpu = 1;
-	if (ncpu > 63)
-		ncpu = 63;
-	/* The library registers too; registering twice is harmless. */
-	if (syscall(SYS_membarrier,
-		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
-		die("membarrier register", errno);
+	bench_register_membarrier("update");
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		supported[p] = bench_proto_supported(&bench_protos[p]);
 
 	if (csv)
-		printf("kind,protocol,threads,update_us,sync_us,ratio,"
+		printf("kind,protocol,threads,status,update_us,sync_us,ratio,"
 		       "syncs_per_update,traps_per_update,reps\n");
 	else
 		printf("%-16s %3s %12s %12s %9s %7s %9s\n", "protocol", "thr",
 		       "update us", "raw sync us", "upd/sync", "syncs",
 		       "traps/upd");
-	for (long t = 0; t <= ncpu; t++)
-		phase_update((int)t);
+	for (int t = 0; t <= BUSY_MAX; t++)
+		phase_update(t);
+	if (csv)
+		printf("kind,protocol,what,status,ns_per_call,funcall_ns,"
+		       "x_funcall,sync_us,syncs_per_call,patched_per_call,reps,"
+		       "calls_per_rep\n");
+	else
+		printf("\n%-14s %-5s %12s %10s %10s %9s %8s %8s\n", "protocol",
+		       "same", "ns/call", "funcall ns", "x funcall", "sync us",
+		       "syncs", "patched");
+	phase_same();
 	if (csv)
 		printf("kind,protocol,sites,batch_us,syncs_min,syncs_max,"
 		       "sync_us,ns_per_site_beyond_syncs,reps\n");
@@ -449,7 +663,8 @@ int main(int argc, char **argv)
 		printf("\n");
 	phase_batch();
 	if (csv)
-		printf("kind,variant,sites,toggle_us,syncs_per_toggle,reps\n");
+		printf("kind,protocol,sites,n,status,toggle_us,"
+		       "syncs_per_toggle,traps_per_toggle,reps\n");
 	else
 		printf("\n");
 	phase_keys();

@@ -7,13 +7,13 @@
  * with one raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE) so that update/sync
  * is a ratio within the same instant (as in update.c).
  *
- * An update rewrites the trampoline (trap-free, through its writable view)
- * and every site (int3 protocol: the sites are not placed for atomic
- * stores), all in one batch: 1 sync without sites, 3 with any number.
- * Variants: the default options (the int3 protocol checks every thread's
- * signal mask first) and sigtrap_check=off.
+ * An update rewrites the trampoline and every site, all in one batch.
+ * Rows per protocol (bench_protos: auto, flip, store, int3, int3 without
+ * its SIGTRAP check; "n/a" where this library refuses the option value).
+ * (bench/update_sites measures 1000 sites laid out densely, one per page,
+ * and one every 8 pages.)
  *
- *   update_inline [--reps R] [--csv]
+ *   update_inline [--reps R] [--quick] [--csv]
  *
  * Before measuring, every site is checked to be inline on the current
  * target (static_call_sites()); every update is checked (the sites' function
@@ -41,8 +41,9 @@ extern const int bench_isite_sizes[NSIZES];
 extern struct static_call_key *const bench_isite_keys[NSIZES];
 extern long (*const bench_isite_runs[NSIZES])(long);
 
-static int csv;
+static int csv, quick;
 static long reps = 101;
+static int supported[BENCH_NPROTOS];
 
 static void die(const char *what, int err)
 {
@@ -100,19 +101,21 @@ static void *busy(void *arg)
 	return (void *)(x & 0);
 }
 
-struct variant {
-	const char *name, *check;
-};
-static const struct variant variants[] = {
-	{"default", "on"},
-	{"check_off", "off"},
-};
-#define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
-
-static void measure(const struct variant *v, int k, int nthreads)
+static void measure(size_t p, int k, int nthreads)
 {
+	const struct bench_proto *v = &bench_protos[p];
 	int n = bench_isite_sizes[k];
 	long nr = n >= 1000 ? (reps + 4) / 5 : reps;
+
+	if (!supported[p]) {
+		if (csv)
+			printf("update_inline,%s,%d,%d,%s,,,,,,,,0\n", v->name,
+			       n, nthreads, BENCH_NA);
+		else
+			printf("%-12s %5d %3d %11s\n", v->name, n, nthreads,
+			       BENCH_NA);
+		return;
+	}
 	double *upd = calloc((size_t)nr, sizeof(double));
 	double *syn = calloc((size_t)nr, sizeof(double));
 	double *rat = calloc((size_t)nr, sizeof(double));
@@ -125,9 +128,7 @@ static void measure(const struct variant *v, int k, int nthreads)
 
 	if (!upd || !syn || !rat)
 		die("calloc", ENOMEM);
-	err = static_call_set_option("sigtrap_check", v->check);
-	if (err)
-		die("static_call_set_option", err);
+	bench_proto_use("update_inline", v);
 	busy_run = run;
 	atomic_store(&stop_busy, 0);
 	for (int t = 0; t < nthreads; t++)
@@ -165,7 +166,7 @@ static void measure(const struct variant *v, int k, int nthreads)
 		unsigned long long sy = b.syncs - a.syncs;
 		smin = sy < smin ? sy : smin;
 		smax = sy > smax ? sy : smax;
-		traps += b.traps_emulated - a.traps_emulated;
+		traps += bench_traps(&a, &b);
 		sites += b.sites_patched - a.sites_patched;
 	}
 	atomic_store(&stop_busy, 1);
@@ -177,13 +178,14 @@ static void measure(const struct variant *v, int k, int nthreads)
 	double s = bench_median(syn, (size_t)nr) / 1e3;
 	double q = bench_median(rat, (size_t)nr);
 	if (csv)
-		printf("update_inline,%s,%d,%d,%.3f,%.3f,%.3f,%llu,%llu,%.3f,%"
+		printf("update_inline,%s,%d,%d,ok,%.3f,%.3f,%.3f,%llu,%llu,%."
+		       "3f,%"
 		       ".2f,%ld\n",
 		       v->name, n, nthreads, u, s, q, smin, smax,
 		       (double)traps / (double)nr, (double)sites / (double)nr,
 		       nr);
 	else
-		printf("%-10s %5d %3d %11.2f %11.2f %8.2f %4llu-%-4llu %9.2f "
+		printf("%-12s %5d %3d %11.2f %11.2f %8.2f %4llu-%-4llu %9.2f "
 		       "%9.1f\n",
 		       v->name, n, nthreads, u, s, q, smin, smax,
 		       (double)traps / (double)nr, (double)sites / (double)nr);
@@ -194,25 +196,26 @@ static void measure(const struct variant *v, int k, int nthreads)
 
 int main(int argc, char **argv)
 {
-	if (bench_args(argc, argv, "update_inline", &reps, &csv))
+	if (bench_args(argc, argv, "update_inline", &reps, &csv, &quick, 5))
 		return 2;
-	if (syscall(SYS_membarrier,
-		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
-		die("membarrier register", errno);
+	bench_register_membarrier("update_inline");
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
+		supported[p] = bench_proto_supported(&bench_protos[p]);
 	for (int k = 0; k < NSIZES; k++)
 		check_sites(k, (void *)bench_t0);
 
 	if (csv)
-		printf("kind,variant,sites,threads,update_us,sync_us,ratio,"
+		printf("kind,protocol,sites,threads,status,update_us,sync_us,"
+		       "ratio,"
 		       "syncs_min,syncs_max,traps_per_update,"
 		       "sites_patched_per_update,reps\n");
 	else
-		printf("%-10s %5s %3s %11s %11s %8s %9s %9s %9s\n", "variant",
+		printf("%-12s %5s %3s %11s %11s %8s %9s %9s %9s\n", "protocol",
 		       "sites", "thr", "update us", "raw sync us", "upd/sync",
 		       "syncs", "traps/upd", "patched");
-	for (size_t v = 0; v < NVARIANTS; v++)
+	for (size_t p = 0; p < BENCH_NPROTOS; p++)
 		for (int t = 0; t <= 1; t++)
 			for (int k = 0; k < NSIZES; k++)
-				measure(&variants[v], k, t);
+				measure(p, k, t);
 	return 0;
 }
