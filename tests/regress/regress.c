@@ -28,8 +28,12 @@ int rg_child(const char *name, int (*fn)(void *), void *arg, double seconds)
 		perror("fork");
 		return -1;
 	}
-	if (pid == 0)
-		_exit(fn(arg));
+	if (pid == 0) {
+		int code = fn(arg);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(code);
+	}
 	end = sc_now() + seconds;
 	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && sc_now() < end)
 		usleep(2000);
