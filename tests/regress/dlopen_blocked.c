@@ -20,6 +20,7 @@
  * still reads 0: the test fails there.  Every later toggle that changes
  * the key fails with -EILSEQ, also after the blocking thread left.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>

@@ -22,6 +22,7 @@
  * caller still on `jmp *slot` jumps to address 0: SIGSEGV at 0 within a
  * few seconds (this test's handler reports it and exits with 98).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>

@@ -25,6 +25,7 @@ DECLARE_STATIC_KEY_FALSE(rg_exe_key);
 #define RG_CHECK(cond, ...)                                                    \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
+			fflush(stdout);                                        \
 			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
 				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \

@@ -17,6 +17,7 @@
  * thread runs into it: the child is killed by SIGTRAP (a shell's exit
  * status 133).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
