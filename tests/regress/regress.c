@@ -15,6 +15,30 @@
 
 DEFINE_STATIC_KEY_FALSE(rg_exe_key);
 
+/* In a fork child: cmocka's handlers of crash signals would turn a crash
+ * into a longjmp back to its test runner, which would then go on running
+ * the next tests inside the child.  Drop them (only theirs: the library
+ * may have its own handler in front). */
+static void drop_cmocka_handlers(void)
+{
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+		Dl_info info;
+		void *h;
+		if (sigaction(sigs[i], NULL, &sa) != 0)
+			continue;
+		h = (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction
+					       : (void *)sa.sa_handler;
+		if (h == (void *)SIG_DFL || h == (void *)SIG_IGN ||
+		    !dladdr(h, &info) || !info.dli_fname ||
+		    !strstr(info.dli_fname, "cmocka"))
+			continue;
+		signal(sigs[i], SIG_DFL);
+	}
+}
+
 int rg_child(const char *name, int (*fn)(void *), void *arg, double seconds)
 {
 	double end;
@@ -29,7 +53,10 @@ int rg_child(const char *name, int (*fn)(void *), void *arg, double seconds)
 		return -1;
 	}
 	if (pid == 0) {
-		int code = fn(arg);
+		int code;
+		drop_cmocka_handlers();
+		setvbuf(stdout, NULL, _IOLBF, 0); /* seen even if it dies */
+		code = fn(arg);
 		fflush(stdout);
 		fflush(stderr);
 		_exit(code);
