@@ -37,8 +37,7 @@ __attribute__((noinline)) static int exe_probe(void)
 static sem_t go, started;
 static char warning[512]; /* the last warning the library printed */
 
-static void capture_warning(enum static_call_print_level level,
-			    const char *msg)
+static void capture_warning(enum static_call_print_level level, const char *msg)
 {
 	if (level == STATIC_CALL_WARN)
 		snprintf(warning, sizeof(warning), "%s", msg);

@@ -27,8 +27,8 @@
 #include "regress.h"
 
 DEFINE_STATIC_KEY_FALSE(rg_fi_key);
-__attribute__((used, visibility("hidden"))) struct static_key *const
-	rg_fi_ref = &rg_fi_key.key;
+__attribute__((used, visibility("hidden"))) struct static_key *const rg_fi_ref =
+	&rg_fi_key.key;
 
 int rg_fi_key_fn(void);
 extern const unsigned char rg_fi_victim[];

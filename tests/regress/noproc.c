@@ -69,8 +69,8 @@ static int scenario(void *arg)
 	err = static_branch_enable(&rg_exe_key);
 	printf("no /proc: static_branch_enable: %d (%s); key %d; sites: "
 	       "executable %d, plug-in %d\n",
-	       err, err ? strerror(-err) : "ok", static_key_enabled(&rg_exe_key),
-	       exe_probe(), m.probe_exe());
+	       err, err ? strerror(-err) : "ok",
+	       static_key_enabled(&rg_exe_key), exe_probe(), m.probe_exe());
 	RG_CHECK(err <= 0, "enable returned %d", err);
 	if (err == 0)
 		RG_CHECK(exe_probe() == 1 && m.probe_exe() == 1,
@@ -87,9 +87,10 @@ static int scenario(void *arg)
 	printf("no /proc: the plug-in's key: %d (%s); its site: %d\n", err,
 	       err ? strerror(-err) : "ok", m.probe_own());
 	RG_CHECK(err <= 0, "enable returned %d", err);
-	RG_CHECK(m.probe_own() == (err == 0), "the plug-in's key site reads "
-					       "%d after a toggle that "
-					       "returned %d",
+	RG_CHECK(m.probe_own() == (err == 0),
+		 "the plug-in's key site reads "
+		 "%d after a toggle that "
+		 "returned %d",
 		 m.probe_own(), err);
 
 	/* the plug-in's static call, with an inline call site */

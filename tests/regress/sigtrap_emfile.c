@@ -63,8 +63,7 @@ static int scenario(void *arg)
 	 * writing code): let it, with toggles before the thread blocks */
 	RG_CHECK(static_branch_enable(&rg_exe_key) == 0, "enable");
 	RG_CHECK(static_branch_disable(&rg_exe_key) == 0, "disable");
-	RG_CHECK(pthread_create(&t, NULL, blocks_sigtrap, NULL) == 0,
-		 "thread");
+	RG_CHECK(pthread_create(&t, NULL, blocks_sigtrap, NULL) == 0, "thread");
 	while (atomic_load(&runs) < 1000)
 		usleep(100);
 	RG_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s",
@@ -85,8 +84,9 @@ static int scenario(void *arg)
 			     : static_branch_disable(&rg_exe_key);
 		RG_CHECK(err <= 0, "toggle returned %d", err);
 		if (err == 0) {
-			RG_CHECK(exe_probe() == on, "toggle to %d returned 0, "
-						    "the site reads %d",
+			RG_CHECK(exe_probe() == on,
+				 "toggle to %d returned 0, "
+				 "the site reads %d",
 				 on, exe_probe());
 			ok++;
 		} else {
@@ -101,8 +101,7 @@ static int scenario(void *arg)
 	pthread_join(t, NULL);
 	printf("descriptors exhausted: %d toggles worked, %d failed (first: "
 	       "%s); the thread that blocks SIGTRAP ran the site %lu times\n",
-	       ok, failed, first ? strerror(-first) : "-",
-	       atomic_load(&runs));
+	       ok, failed, first ? strerror(-first) : "-", atomic_load(&runs));
 	return 0;
 }
 

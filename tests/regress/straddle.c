@@ -36,8 +36,9 @@ DEFINE_STATIC_CALL(rg_st_op, st_a);
 DEFINE_STATIC_KEY_FALSE(rg_st_key);
 
 /* The key of the hand-made jump table entry. */
-__attribute__((used, visibility("hidden"))) struct static_key *const
-	rg_straddle_ref = &rg_st_key.key;
+__attribute__((used,
+	       visibility("hidden"))) struct static_key *const rg_straddle_ref =
+	&rg_st_key.key;
 
 int rg_straddle_key_fn(void);
 int rg_straddle_call_fn(int x);

@@ -89,8 +89,7 @@ static int scenario(void *arg)
 	RG_CHECK(rg_mod_open(RG_MOD, &mod) == 0, "dlopen");
 	RG_CHECK(mod.probe_exe() == 1, "plug-in site after load");
 	code = (uintptr_t)mod.probe_exe;
-	RG_CHECK(static_call_update(static_call_trace_hook, hook) == 0,
-		 "hook");
+	RG_CHECK(static_call_update(static_call_trace_hook, hook) == 0, "hook");
 
 	armed = 1;
 	if (during_toggle)
@@ -135,19 +134,17 @@ static int scenario(void *arg)
 static void test_unload_during_update(void **state)
 {
 	(void)state;
-	assert_true(rg_exited(
-		rg_child("unload from the hook of an update", scenario,
-			 (void *)(intptr_t)0, 20),
-		0));
+	assert_true(rg_exited(rg_child("unload from the hook of an update",
+				       scenario, (void *)(intptr_t)0, 20),
+			      0));
 }
 
 static void test_unload_during_toggle(void **state)
 {
 	(void)state;
-	assert_true(rg_exited(
-		rg_child("unload from the hook of a toggle", scenario,
-			 (void *)(intptr_t)1, 20),
-		0));
+	assert_true(rg_exited(rg_child("unload from the hook of a toggle",
+				       scenario, (void *)(intptr_t)1, 20),
+			      0));
 }
 
 int main(void)
