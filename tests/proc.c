@@ -116,34 +116,124 @@ static void dump_threads(void)
 
 /* ------------------------------------------------------------------------
  * W^X checker: a thread that reads /proc/self/maps over and over and fails
- * the test (exit status 97, the offending line on stderr) the moment a
- * mapping is writable and executable at once.  Plain system calls and a
- * stack buffer only.
+ * the test (exit status 97, the offending lines on stderr) the moment a
+ * mapping is writable and executable at once, or (issue 18) a SHARED
+ * WRITABLE mapping of a file whose inode also has an executable mapping in
+ * the process (device and inode columns of /proc/self/maps): a write
+ * through it changes code, so W^X kept per mapping is defeated per page.
+ * Private writable mappings of a file (an ELF's data segment next to its
+ * text) write a copy of their own and are fine.  SC_TEST_WX_ALIAS=allow in
+ * the environment turns the second check off (for runs that choose the
+ * in-place store protocol, which needs a writable view of code pages).
+ * Plain system calls and stack buffers only.
  * ------------------------------------------------------------------------ */
 static _Atomic unsigned long wx_scans;
 static _Atomic int wx_pid; /* the process whose checker runs */
 static _Atomic int wx_started;
+static _Atomic int wx_alias_allowed;
 
-/* A line of /proc/self/maps ("lo-hi perms ..."): writable and executable? */
-static bool wx_line(const char *l, const char *end)
+#define WX_MAX_INODES 512
+
+struct wx_inode {
+	unsigned long dev, ino;
+};
+
+struct wx_pass {
+	struct wx_inode x[WX_MAX_INODES]; /* inodes mapped executable */
+	struct wx_inode w[WX_MAX_INODES]; /* inodes mapped shared + writable */
+	int nx, nw;
+	const struct wx_inode *only; /* print mode: the lines of this inode */
+	bool printed;
+};
+
+/* The fields of a line of /proc/self/maps ("lo-hi perms off dev ino ...");
+ * false if it cannot be parsed. */
+static bool wx_fields(const char *l, const char *end, char perms[4],
+		      struct wx_inode *in)
 {
-	while (l < end && *l != ' ')
+	unsigned long maj = 0, min = 0;
+
+	in->dev = in->ino = 0;
+	while (l < end && *l != ' ') /* lo-hi */
 		l++;
-	return end - l >= 4 && l[2] == 'w' && l[3] == 'x';
+	if (end - l < 5)
+		return false;
+	memcpy(perms, l + 1, 4);
+	l += 5;
+	while (l < end && *l == ' ')
+		l++;
+	while (l < end && *l != ' ') /* offset */
+		l++;
+	while (l < end && *l == ' ')
+		l++;
+	for (; l < end && *l != ':'; l++) /* dev: hex major:minor */
+		maj = maj * 16 +
+		      (unsigned long)(*l <= '9' ? *l - '0'
+						: (*l | 32) - 'a' + 10);
+	for (l++; l < end && *l != ' '; l++)
+		min = min * 16 +
+		      (unsigned long)(*l <= '9' ? *l - '0'
+						: (*l | 32) - 'a' + 10);
+	while (l < end && *l == ' ')
+		l++;
+	for (; l < end && *l >= '0' && *l <= '9'; l++)
+		in->ino = in->ino * 10 + (unsigned long)(*l - '0');
+	in->dev = maj << 20 | min;
+	return true;
+}
+
+static bool wx_has(const struct wx_inode *v, int n, const struct wx_inode *in)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i].dev == in->dev && v[i].ino == in->ino)
+			return true;
+	return false;
+}
+
+static void wx_say(const char *msg, const char *l, const char *end)
+{
+	if (write(2, msg, strlen(msg)) < 0 ||
+	    write(2, l, (size_t)(end - l)) < 0 || write(2, "\n", 1) < 0)
+		_exit(97);
 }
 
 static void wx_fail(const char *l, const char *end)
 {
-	static const char msg[] = "W^X checker: a mapping is writable and "
-				  "executable: ";
-	if (write(2, msg, sizeof(msg) - 1) < 0 ||
-	    write(2, l, (size_t)(end - l)) < 0 || write(2, "\n", 1) < 0)
-		_exit(97);
+	wx_say("W^X checker: a mapping is writable and executable: ", l, end);
 	_exit(97);
 }
 
-/* One pass over /proc/self/maps; exits the process on a W+X mapping. */
-static void wx_scan(void)
+/* One line: exits on a W+X mapping; collects inodes (or, in print mode,
+ * prints the lines of pass->only). */
+static void wx_line(struct wx_pass *pass, const char *l, const char *end)
+{
+	struct wx_inode in;
+	char perms[4];
+
+	if (!wx_fields(l, end, perms, &in))
+		return;
+	if (perms[1] == 'w' && perms[2] == 'x')
+		wx_fail(l, end);
+	if (in.ino == 0)
+		return;
+	if (pass->only) {
+		if (in.dev == pass->only->dev && in.ino == pass->only->ino) {
+			wx_say("W^X checker: code has a writable alias: ", l,
+			       end);
+			pass->printed = true;
+		}
+		return;
+	}
+	if (perms[2] == 'x' && !wx_has(pass->x, pass->nx, &in) &&
+	    pass->nx < WX_MAX_INODES)
+		pass->x[pass->nx++] = in;
+	if (perms[1] == 'w' && perms[3] == 's' &&
+	    !wx_has(pass->w, pass->nw, &in) && pass->nw < WX_MAX_INODES)
+		pass->w[pass->nw++] = in;
+}
+
+/* One pass over /proc/self/maps. */
+static void wx_pass_run(struct wx_pass *pass)
 {
 	char buf[8192];
 	size_t have = 0;
@@ -160,15 +250,15 @@ static void wx_scan(void)
 			break;
 		have += (size_t)n;
 		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-			if (!skip && wx_line(line, nl))
-				wx_fail(line, nl);
+			if (!skip)
+				wx_line(pass, line, nl);
 			skip = false;
 			line = nl + 1;
 		}
 		if (line == buf && have == sizeof(buf)) {
-			/* over-long line: its head holds the permissions */
-			if (!skip && wx_line(line, buf + have))
-				wx_fail(line, buf + 80);
+			/* over-long line: its head holds the fields */
+			if (!skip)
+				wx_line(pass, line, buf + 160);
 			skip = true;
 			have = 0;
 			continue;
@@ -177,6 +267,32 @@ static void wx_scan(void)
 		memmove(buf, line, have);
 	}
 	close(fd);
+}
+
+/* One check; exits the process on a W+X mapping or a writable alias. */
+static void wx_scan(void)
+{
+	struct wx_pass pass;
+
+	pass.nx = pass.nw = 0;
+	pass.only = NULL;
+	pass.printed = false;
+	wx_pass_run(&pass);
+	for (int i = 0; !atomic_load(&wx_alias_allowed) && i < pass.nw; i++) {
+		if (!wx_has(pass.x, pass.nx, &pass.w[i]))
+			continue;
+		pass.only = &pass.w[i];
+		wx_pass_run(&pass); /* print the lines of that inode */
+		if (!pass.printed)
+			wx_say("W^X checker: code had a writable alias (its "
+			       "mappings were gone when printed)",
+			       "", "");
+		wx_say("W^X checker: a shared writable mapping of an inode "
+		       "that is also mapped executable (SC_TEST_WX_ALIAS=allow "
+		       "accepts it)",
+		       "", "");
+		_exit(97);
+	}
 	atomic_fetch_add(&wx_scans, 1);
 }
 
@@ -212,8 +328,11 @@ static void wx_report(void)
 		return;
 	wx_scan();
 	printf("W^X checker: %lu scans of /proc/self/maps, no mapping both "
-	       "writable and executable\n",
-	       atomic_load(&wx_scans));
+	       "writable and executable%s\n",
+	       atomic_load(&wx_scans),
+	       atomic_load(&wx_alias_allowed)
+		       ? " (writable aliases of code allowed)"
+		       : ", no writable alias of code");
 	fflush(stdout);
 }
 
@@ -226,6 +345,10 @@ void sc_test_wx_start(void)
 		return; /* already running in this process */
 	atomic_store(&wx_scans, 0);
 	atomic_store(&wx_started, 0);
+	{
+		const char *e = getenv("SC_TEST_WX_ALIAS");
+		atomic_store(&wx_alias_allowed, e && !strcmp(e, "allow"));
+	}
 	wx_scan(); /* a first pass before the test starts */
 	if (!atomic_exchange(&registered, 1))
 		atexit(wx_report);

@@ -27,9 +27,13 @@ void sc_test_watchdog(double seconds);
 
 /* W^X checker: a thread that scans /proc/self/maps every
  * SC_TEST_WX_PAUSE_US microseconds for the life of the process and exits
- * it with status 97 (the mapping printed) if one is writable and
- * executable; the number of scans is printed at exit.  Idempotent; call it
- * again in a fork child (threads do not survive fork). */
+ * it with status 97 (the mappings printed) if one is writable and
+ * executable, or if a shared writable mapping has the device and inode of
+ * an executable mapping (a writable alias of code, issue 18; accepted when
+ * the environment has SC_TEST_WX_ALIAS=allow, for runs that choose the
+ * in-place store protocol); the number of scans is printed at exit.
+ * Idempotent; call it again in a fork child (threads do not survive
+ * fork). */
 #define SC_TEST_WX_PAUSE_US 1000
 void sc_test_wx_start(void);
 unsigned long sc_test_wx_scans(void);
