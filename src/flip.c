@@ -69,6 +69,7 @@
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -220,16 +221,21 @@ static void release_pending(bool synced)
 		} else {
 			unsigned char v;
 			uintptr_t lo, hi;
+			unsigned long ino;
+			struct stat st;
 			int prot;
 			/* unmapped: gone.  Mapped by something else (a new
 			 * module at the same place) shows in /proc/self/maps
-			 * as another file; without /proc, wait. */
+			 * as another file than our memfd; without /proc,
+			 * wait. */
 			if (mincore((void *)p->lo, ps(), &v) != 0 &&
 			    errno == ENOMEM)
 				go = true;
-			else if (sc_os_mapping((void *)p->lo, &lo, &hi,
-					       &prot) == 0 &&
-				 !(prot & PROT_EXEC))
+			else if (p->gen == cur_gen && cur.fd >= 0 &&
+				 fstat(cur.fd, &st) == 0 &&
+				 sc_os_mapping_ino((void *)p->lo, &lo, &hi,
+						   &prot, &ino) == 0 &&
+				 ino != (unsigned long)st.st_ino)
 				go = true;
 		}
 		if (!go) {

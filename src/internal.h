@@ -174,6 +174,9 @@ SC_HIDDEN void sc_array_free(void *v, size_t cap, size_t size);
  * -EFAULT if none, or the errno of reading it.  Async-signal-safe. */
 SC_HIDDEN int sc_os_mapping(const void *addr, uintptr_t *lo, uintptr_t *hi,
 			    int *prot);
+/* The same, and the inode of the file mapped there (0 for none). */
+SC_HIDDEN int sc_os_mapping_ino(const void *addr, uintptr_t *lo, uintptr_t *hi,
+				int *prot, unsigned long *ino);
 /* Field @field (numbered as in proc(5)) of a /proc stat file: 0 and *@v,
  * or -errno.  Plain system calls only (async-signal-safe). */
 SC_HIDDEN int sc_os_stat_field(const char *path, int field, long *v);
@@ -363,8 +366,14 @@ SC_HIDDEN void sc_unlock(void);
  * cheap after the first call.  (The SIGTRAP handler is installed by the
  * first int3 patch: page flips and stores need none.) */
 SC_HIDDEN int sc_runtime_prepare(void);
+/* May a fast path answer without the lock?  False in a child forked
+ * without atfork handlers until it took the lock (one memory load). */
+SC_HIDDEN bool sc_runtime_fast_ok(void);
 /* exit() has begun: modules' destructors run, but no code goes away. */
 SC_HIDDEN bool sc_exiting(void);
+/* The program's own module registered (late enough to be told of exit()
+ * before the modules' destructors run). */
+SC_HIDDEN void sc_runtime_main_loaded(void);
 /* Read an environment variable safely before/after main. */
 SC_HIDDEN const char *sc_getenv(const char *name);
 

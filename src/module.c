@@ -502,6 +502,8 @@ static int module_load(struct static_key_entry *start,
 	m->stop = start ? stop : start;
 	sc_os_object(anchor, &m->obj);
 	name = m->obj.name[0] ? m->obj.name : "the program";
+	if (!m->obj.name[0])
+		sc_runtime_main_loaded();
 	for (struct static_key_entry *e = m->start; e < m->stop; e++)
 		check_entry(m, e);
 	sc_sort(m->start, (size_t)(m->stop - m->start), &ops);
@@ -596,6 +598,11 @@ void __static_call_module_unload(struct static_key_entry *start, void *anchor)
 	for (size_t i = 0; i < nmods; i++) {
 		if (mods[i].anchor != anchor)
 			continue;
+		/* the program itself is never unmapped: its destructor runs
+		 * only at exit (before our atexit handler when the library
+		 * was loaded first) */
+		if (!mods[i].obj.name[0])
+			break;
 		if (err == -EDEADLK) {
 			/* inside an update on this very thread (the trace
 			 * hook, a signal handler): it must leave this code

@@ -139,10 +139,13 @@ static const char *parse_hex(const char *s, uintptr_t *v)
 	return s;
 }
 
-/* One line of /proc/self/maps: "lo-hi rwxp ..."; 1 when it holds @a. */
+/* One line of /proc/self/maps: "lo-hi rwxp offset dev inode path"; 1
+ * when it holds @a. */
 static int maps_line(const char *l, uintptr_t a, uintptr_t *lo, uintptr_t *hi,
-		     int *prot)
+		     int *prot, unsigned long *ino)
 {
+	const char *f;
+
 	l = parse_hex(l, lo);
 	if (*l++ != '-')
 		return 0;
@@ -151,10 +154,24 @@ static int maps_line(const char *l, uintptr_t a, uintptr_t *lo, uintptr_t *hi,
 		return 0;
 	*prot = (l[0] == 'r' ? PROT_READ : 0) | (l[1] == 'w' ? PROT_WRITE : 0) |
 		(l[2] == 'x' ? PROT_EXEC : 0);
+	/* the fifth field: the inode */
+	f = l;
+	for (int sp = 0; *f && sp < 3; f++)
+		if (*f == ' ')
+			sp++;
+	*ino = (unsigned long)sc_parse_dec(&f);
 	return 1;
 }
 
 int sc_os_mapping(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot)
+{
+	unsigned long ino;
+
+	return sc_os_mapping_ino(addr, lo, hi, prot, &ino);
+}
+
+int sc_os_mapping_ino(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot,
+		      unsigned long *ino)
 {
 	char buf[4096];
 	size_t have = 0;
@@ -178,7 +195,7 @@ int sc_os_mapping(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot)
 		while (!found && (nl = strchr(line, '\n'))) {
 			*nl = 0;
 			if (!skip)
-				found = maps_line(line, a, lo, hi, prot);
+				found = maps_line(line, a, lo, hi, prot, ino);
 			skip = false;
 			line = nl + 1;
 		}
@@ -188,7 +205,7 @@ int sc_os_mapping(const void *addr, uintptr_t *lo, uintptr_t *hi, int *prot)
 			/* a path longer than the buffer: the head holds all we
 			 * need; drop the rest of the line */
 			if (!skip)
-				found = maps_line(line, a, lo, hi, prot);
+				found = maps_line(line, a, lo, hi, prot, ino);
 			skip = true;
 			have = 0;
 			if (found)
@@ -471,27 +488,29 @@ static int thread_count(long *n)
 	return sc_os_stat_field("/proc/self/stat", 20, n);
 }
 
+/* For the patch under way (under the lock): membarrier, or this thread
+ * alone serialising itself. */
+static bool use_membarrier;
+
 int sc_sync_usable(void)
 {
 	long threads = -1;
-	int err;
+	int err, why = sync_errno;
 
 	if (sync_mode == SYNC_UNKNOWN)
 		sc_sync_init();
-	if (sync_mode == SYNC_MEMBARRIER) {
-		/* still allowed?  (a seccomp filter may have come since) */
-		if (membarrier(MEMBARRIER_CMD_QUERY) >= 0)
-			return 0;
-		sc_warn("membarrier refused (%s): cannot synchronise the "
-			"cores; refusing to patch",
-			sc_strerror(errno));
-		return -ENOSYS;
-	}
+	/* still allowed?  (a seccomp filter may have come since) */
+	use_membarrier = sync_mode == SYNC_MEMBARRIER &&
+			 membarrier(MEMBARRIER_CMD_QUERY) >= 0;
+	if (use_membarrier)
+		return 0;
+	if (sync_mode == SYNC_MEMBARRIER)
+		why = errno;
 	err = thread_count(&threads);
 	if (err || threads != 1) {
 		sc_warn("cannot synchronise %ld threads: membarrier SYNC_CORE "
 			"unavailable (%s); refusing to patch",
-			threads, sc_strerror(sync_errno));
+			threads, sc_strerror(why));
 		return -ENOSYS;
 	}
 	return 0;
@@ -499,7 +518,7 @@ int sc_sync_usable(void)
 
 int sc_sync_cores(void)
 {
-	if (sync_mode == SYNC_MEMBARRIER) {
+	if (use_membarrier) {
 		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) <
 		    0) {
 			int e = errno;
@@ -515,8 +534,6 @@ int sc_sync_cores(void)
 	/* one thread (sc_sync_usable() checked it before the first write, and
 	 * no thread can appear while it patches): serialising ourselves is
 	 * all there is to do */
-	if (sc_sync_usable())
-		return -ENOSYS;
 	sc_arch_serialize();
 	sc_stat_add(syncs, 1);
 	return 0;

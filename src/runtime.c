@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@ static bool runtime_ready;     /* under the lock */
 static pid_t runtime_pid;      /* under the lock */
 static _Atomic int atfork_done;
 static _Atomic bool exiting;
+/* A page the kernel zeroes in a child after any fork (MADV_WIPEONFORK):
+ * one load tells the fast paths that this is still the process that set
+ * it, without a getpid() system call. */
+static volatile uint8_t *fork_marker;
 
 static long futex(_Atomic long *uaddr, int op, long val)
 {
@@ -58,6 +63,14 @@ static int lock_check_fork(pid_t pid)
 		return -ENOTRECOVERABLE;
 	atomic_store(&lock_pid, pid);
 	return 0;
+}
+
+bool sc_runtime_fast_ok(void) { return fork_marker && *fork_marker; }
+
+static void fork_marker_set(void)
+{
+	if (fork_marker)
+		*fork_marker = 1;
 }
 
 int sc_lock(void)
@@ -133,6 +146,7 @@ static void atfork_child(void)
 	atomic_store(&lock_pid, getpid());
 	runtime_ready = false;
 	forget_parent();
+	fork_marker_set();
 }
 
 static int register_atfork(void)
@@ -150,12 +164,27 @@ static int register_atfork(void)
 	return 0;
 }
 
-/* exit() runs atexit handlers (this one among them, registered when the
- * library was loaded) before the modules' destructors: from then on no
- * module's code will be unmapped. */
+/*
+ * exit() runs atexit handlers in reverse order of registration, the
+ * dynamic linker's (which runs every module's destructors) among them:
+ * __libc_start_main registers it before the program's constructors run,
+ * after those of the libraries loaded at start-up.  So this handler is
+ * registered twice: when the library is loaded, and when the program's
+ * own constructor registers it (sc_runtime_main_loaded()), which is
+ * late enough to run first.  From then on no module's code goes away.
+ */
 static void at_exit(void) { atomic_store(&exiting, true); }
 
 bool sc_exiting(void) { return atomic_load(&exiting); }
+
+void sc_runtime_main_loaded(void)
+{
+	static bool done;
+
+	if (!done)
+		atexit(at_exit);
+	done = true;
+}
 
 /*
  * The fork handlers are registered when the library is loaded, not at the
@@ -166,8 +195,14 @@ bool sc_exiting(void) { return atomic_load(&exiting); }
  */
 __attribute__((constructor)) static void sc_runtime_load(void)
 {
+	void *m = mmap(NULL, sc_page_size(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
 	register_atfork();
 	atexit(at_exit);
+	if (m != MAP_FAILED && madvise(m, sc_page_size(), MADV_WIPEONFORK) == 0)
+		fork_marker = m;
+	fork_marker_set();
 }
 
 int sc_runtime_prepare(void)
@@ -181,6 +216,7 @@ int sc_runtime_prepare(void)
 		/* forked without atfork handlers (raw clone/syscall) */
 		forget_parent();
 	}
+	fork_marker_set();
 	err = register_atfork(); /* a no-op once the constructor did it */
 	if (err)
 		return err;

@@ -113,7 +113,8 @@ static const struct sc_kind call_kind = {call_resolve, call_prepare, call_done};
  */
 static bool unchanged(struct static_call_key *key, void *func)
 {
-	return (__atomic_load_n(&key->__flags, __ATOMIC_ACQUIRE) &
+	return sc_runtime_fast_ok() &&
+	       (__atomic_load_n(&key->__flags, __ATOMIC_ACQUIRE) &
 		SC_KEY_READY) &&
 	       __atomic_load_n(&key->func, __ATOMIC_ACQUIRE) == func &&
 	       !sc_int3_pinned_any();

@@ -296,6 +296,11 @@ static void wx_scan(void)
 	atomic_fetch_add(&wx_scans, 1);
 }
 
+void sc_test_wx_allow_alias(int allow)
+{
+	atomic_store(&wx_alias_allowed, allow);
+}
+
 static void *wx_thread(void *arg)
 {
 	sigset_t set;
@@ -346,8 +351,13 @@ void sc_test_wx_start(void)
 	atomic_store(&wx_scans, 0);
 	atomic_store(&wx_started, 0);
 	{
+		/* the store protocol keeps a writable view of the code pages
+		 * it stores into: that is its documented trade-off */
 		const char *e = getenv("SC_TEST_WX_ALIAS");
-		atomic_store(&wx_alias_allowed, e && !strcmp(e, "allow"));
+		const char *p = getenv("STATICCALL_PROTOCOL");
+		atomic_store(&wx_alias_allowed,
+			     (e && !strcmp(e, "allow")) ||
+				     (p && !strcmp(p, "store")));
 	}
 	wx_scan(); /* a first pass before the test starts */
 	if (!atomic_exchange(&registered, 1))

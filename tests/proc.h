@@ -37,5 +37,9 @@ void sc_test_watchdog(double seconds);
 #define SC_TEST_WX_PAUSE_US 1000
 void sc_test_wx_start(void);
 unsigned long sc_test_wx_scans(void);
+/* Accept (1) a writable mapping of code pages from now on: for a process
+ * that switches to the store protocol (STATICCALL_PROTOCOL=store in the
+ * environment or SC_TEST_WX_ALIAS=allow accept it from the start). */
+void sc_test_wx_allow_alias(int allow);
 
 #endif

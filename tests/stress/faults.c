@@ -680,6 +680,8 @@ static void child_setup(const char *protocol, const char *write, bool hook)
 		static_call_set_print(st_count_log);
 	st_crash_report(true);
 	CHECK(static_call_set_option("protocol", protocol) == 0, "protocol");
+	if (!strcmp(protocol, "store"))
+		sc_test_wx_allow_alias(1);
 	CHECK(static_call_set_option("write", write) == 0, "write");
 	/* no thread here blocks SIGTRAP; under load, a caller preempted
 	 * inside the library's own SIGTRAP handler could be taken for one
