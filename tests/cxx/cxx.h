@@ -34,6 +34,7 @@ DECLARE_STATIC_CALL(cx_void, void(int)); /* a type, no typedef */
 DECLARE_STATIC_CALL(cx_ret0, int(const char *, unsigned long));
 DECLARE_STATIC_CALL(cx_unset, int(int));
 DECLARE_STATIC_CALL(cx_unset_void, cx_count);
+DECLARE_STATIC_CALL(cx_start, int(int)); /* UNSET, set before main() */
 DECLARE_STATIC_KEY_FALSE(cx_kf);
 DECLARE_STATIC_KEY_TRUE(cx_kt);
 DECLARE_STATIC_KEY_ARRAY_TRUE(cx_kta, 4);

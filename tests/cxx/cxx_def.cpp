@@ -21,6 +21,7 @@ DEFINE_STATIC_CALL_NULL(cx_void, void(int));
 DEFINE_STATIC_CALL_RET0(cx_ret0, int(const char *, unsigned long));
 DEFINE_STATIC_CALL_UNSET(cx_unset, int(int));
 DEFINE_STATIC_CALL_UNSET(cx_unset_void, cx_count);
+DEFINE_STATIC_CALL_UNSET(cx_start, int(int));
 DEFINE_STATIC_KEY_FALSE(cx_kf);
 DEFINE_STATIC_KEY_TRUE(cx_kt);
 DEFINE_STATIC_KEY_ARRAY_TRUE(cx_kta, 4);

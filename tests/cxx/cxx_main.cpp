@@ -53,6 +53,20 @@ static int failures;
 
 static int sub1(int x) { return x - 1; }
 
+/*
+ * Before main(), in C++ dynamic initialisation: this file is linked before
+ * cxx_def.cpp, so its initialisers run first, and cx_start's key and
+ * trampoline must already be usable then (constant-initialised: a key
+ * initialised later would undo this update).
+ */
+static int start_err = -1;
+static struct set_at_start {
+	set_at_start()
+	{
+		start_err = static_call_update(cx_start, cx::times10);
+	}
+} set_at_start_;
+
 /* Calls through the sites of this file: not inlined, so that each is a
  * site of its own that static_call_sites() can list. */
 __attribute__((noinline)) static int call_op(int x)
@@ -377,6 +391,10 @@ int main()
 	sc_test_watchdog(60);
 	if (sc_test_wait_unblocked() != 0)
 		std::fprintf(stderr, "a thread still blocks SIGTRAP\n");
+
+	CHECK_EQ(start_err, 0);
+	CHECK_EQ(static_call(cx_start)(4), 40);
+	CHECK(static_call_query(cx_start) == &cx::times10);
 
 	test_unset(); /* first: the children must find the stubs */
 	test_calls_and_updates();
