@@ -148,7 +148,8 @@ struct static_call_key {
 /*
  * DEFINE_STATIC_CALL_NULL(name, func) - a static call with no target; @func
  * only gives the type.  static_call_cond(name)() on it does nothing;
- * static_call(name)() returns an unspecified value, as in the kernel.
+ * static_call(name)() returns an unspecified value, as in the kernel (a
+ * call whose target is set before use: DEFINE_STATIC_CALL_UNSET).
  */
 #define DEFINE_STATIC_CALL_NULL(name, func)                                    \
 	DECLARE_STATIC_CALL(name, func);                                       \
