@@ -101,38 +101,37 @@
 
 /* A trampoline jumping to @func, emitted from a function that is never
  * called (extended asm, to get @func's symbol); {disp32} is escaped there. */
+#define __SC_TRAMP_FN_SYM __SC_SYMREF(f)
 #define __SC_TRAMP_JMP_FN(fn, sym, func)                                       \
 	static __attribute__((used)) void fn(void)                             \
 	{                                                                      \
-		__asm__(__SC_TRAMP_TEXT(sym, "%{disp32%} jmp " __SC_SYMREF(    \
-						     f) "\n\t.byte 0xcc")      \
+		__asm__(__SC_TRAMP_TEXT(sym,                                   \
+					"%{disp32%} jmp " __SC_TRAMP_FN_SYM    \
+					"\n\t.byte 0xcc")                      \
 			:                                                      \
 			: [f] __SC_SYMCON(&(func)));                           \
 	}
 
 /* An array of @count true keys (C++ has no range initialisers): defined in
  * assembler, each element {.enabled = 1, .__flags = 1}, the rest zero. */
-#define __SC_KEY_ARRAY_TRUE_FN(fn, name, count)                                                     \
-	static __attribute__((used)) void fn(void)                                                  \
-	{                                                                                           \
-		__asm__(".pushsection .data, \"aw\", @progbits\n\t"                                 \
-			".balign 8\n\t"                                                             \
-			".globl " __SC_SYMREF(                                                      \
-				a) "\n\t"                                                           \
-				   ".type " __SC_SYMREF(                                            \
-					   a) ", @object\n\t"                                       \
-					      ".size " __SC_SYMREF(                                 \
-						      a) ", %c[n] * "                               \
-							 "%c[sz]"                                   \
-							 "\n" __SC_SYMREF(a) ":\n\t"                \
-									     ".rept %c[n]\n\t"      \
-									     ".long 1, 1\n\t"       \
-									     ".zero %c[sz] - 8\n\t" \
-									     ".endr\n\t"            \
-									     ".popsection"          \
-			:                                                                           \
-			: [a] __SC_SYMCON(name), [n] "i"(count),                                    \
-			  [sz] "i"(sizeof(struct static_key_true)));                                \
+#define __SC_KEY_ARRAY_SYM __SC_SYMREF(a)
+#define __SC_KEY_ARRAY_TRUE_FN(fn, name, count)                                \
+	static __attribute__((used)) void fn(void)                             \
+	{                                                                      \
+		__asm__(".pushsection .data, \"aw\", @progbits\n\t"            \
+			".balign 8\n\t"                                        \
+			".globl " __SC_KEY_ARRAY_SYM "\n\t"                    \
+			".type " __SC_KEY_ARRAY_SYM ", @object\n\t"            \
+			".size " __SC_KEY_ARRAY_SYM                            \
+			", %c[n] * %c[sz]\n" __SC_KEY_ARRAY_SYM ":\n\t"        \
+			".rept %c[n]\n\t"                                      \
+			".long 1, 1\n\t"                                       \
+			".zero %c[sz] - 8\n\t"                                 \
+			".endr\n\t"                                            \
+			".popsection"                                          \
+			:                                                      \
+			: [a] __SC_SYMCON(name), [n] "i"(count),               \
+			  [sz] "i"(sizeof(struct static_key_true)));           \
 	}
 #endif
 
