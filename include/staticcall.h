@@ -63,6 +63,29 @@ struct static_call_key {
 #define STATIC_CALL_TRAMP_STR(name) __SC_STR(STATIC_CALL_TRAMP(name))
 #define __SC_STR_1(x) #x
 #define __SC_STR(x) __SC_STR_1(x)
+#define __SC_CAT_1(a, b) a##b
+#define __SC_CAT(a, b) __SC_CAT_1(a, b)
+/* DEFINE_STATIC_CALL_UNSET's stub, and the label and string it uses. */
+#define __SC_UNSET(name) __SCU__##name
+#define __SC_UNSET_STR(name) __SC_STR(__SC_UNSET(name))
+#define __SC_UNSET_LOCAL(name) ".L__SCU__" #name
+#define __SC_UNSET_NAME(name) ".L__SCN__" #name
+
+/*
+ * C and C++: the names of keys and trampolines are C symbols in both (the
+ * trampolines are defined in assembler), so C++ declares them extern "C";
+ * casts and initialisers take the form each language accepts without
+ * warnings.
+ */
+#ifdef __cplusplus
+#define __SC_EXTERN extern "C"
+#define __SC_VOIDP(x) reinterpret_cast<void *>(x)
+#define __SC_NULL nullptr
+#else
+#define __SC_EXTERN extern
+#define __SC_VOIDP(x) ((void *)(x))
+#define __SC_NULL ((void *)0)
+#endif
 
 /* Architecture part: the trampoline layout and the asm that emits it. */
 #if defined(__x86_64__)
@@ -77,18 +100,29 @@ struct static_call_key {
 
 /*
  * DECLARE_STATIC_CALL(name, func) - declare a static call, e.g. in a header.
- * @func names a function (or a function type via typeof) that fixes the type
- * of the call: its parameters and return type.
+ * @func names a function, or is a function type (`int (int, char *)`, a
+ * typedef, or typeof(some_function)), that fixes the type of the call: its
+ * parameters and return type.  At file (namespace) scope.  It also declares
+ * the weak symbol of an UNSET stub, which static_call_query() compares
+ * with (absent, hence NULL, unless the call was defined UNSET).
  */
 #define DECLARE_STATIC_CALL(name, func)                                        \
-	extern struct static_call_key STATIC_CALL_KEY(name);                   \
-	extern __typeof__(func) STATIC_CALL_TRAMP(name)
+	__SC_EXTERN struct static_call_key STATIC_CALL_KEY(name);              \
+	__SC_EXTERN void __SC_UNSET(name)(void) __attribute__((weak));         \
+	__SC_EXTERN __typeof__(func) STATIC_CALL_TRAMP(name)
 
+#ifdef __cplusplus
+/* Positional, every member: C++ before C++20 has no designators. */
+#define __DEFINE_STATIC_CALL_KEY(name, init)                                   \
+	SC_API struct static_call_key STATIC_CALL_KEY(name) = {                \
+		init, __SC_VOIDP(&STATIC_CALL_TRAMP(name)), 0, 0, {}, nullptr}
+#else
 #define __DEFINE_STATIC_CALL_KEY(name, init)                                   \
 	SC_API struct static_call_key STATIC_CALL_KEY(name) = {                \
 		.func = (init),                                                \
 		.tramp = (void *)&STATIC_CALL_TRAMP(name),                     \
 	}
+#endif
 
 /*
  * DEFINE_STATIC_CALL(name, func) - define a static call whose initial target
@@ -97,19 +131,29 @@ struct static_call_key {
  * defines each static call; others DECLARE it.  The key and the trampoline
  * are global symbols, usable from other shared objects.
  */
+#ifdef __cplusplus
+/* C++: @func's symbol is mangled; the compiler names it (arch header). */
+#define DEFINE_STATIC_CALL(name, func)                                         \
+	DECLARE_STATIC_CALL(name, func);                                       \
+	__SC_TRAMP_JMP_FN(__SC_CAT(__SCD__, name),                             \
+			  STATIC_CALL_TRAMP_STR(name), func)                   \
+	__DEFINE_STATIC_CALL_KEY(name, __SC_VOIDP(&(func)))
+#else
 #define DEFINE_STATIC_CALL(name, func)                                         \
 	DECLARE_STATIC_CALL(name, func);                                       \
 	__DEFINE_STATIC_CALL_KEY(name, (void *)(func));                        \
 	__SC_TRAMP_JMP(STATIC_CALL_TRAMP_STR(name), #func)
+#endif
 
 /*
  * DEFINE_STATIC_CALL_NULL(name, func) - a static call with no target; @func
  * only gives the type.  static_call_cond(name)() on it does nothing;
- * static_call(name)() returns an unspecified value, as in the kernel.
+ * static_call(name)() returns an unspecified value, as in the kernel (a
+ * call whose target is set before use: DEFINE_STATIC_CALL_UNSET).
  */
 #define DEFINE_STATIC_CALL_NULL(name, func)                                    \
 	DECLARE_STATIC_CALL(name, func);                                       \
-	__DEFINE_STATIC_CALL_KEY(name, (void *)0);                             \
+	__DEFINE_STATIC_CALL_KEY(name, __SC_NULL);                             \
 	__SC_TRAMP_RET(STATIC_CALL_TRAMP_STR(name))
 
 /*
@@ -119,8 +163,30 @@ struct static_call_key {
  */
 #define DEFINE_STATIC_CALL_RET0(name, func)                                    \
 	DECLARE_STATIC_CALL(name, func);                                       \
-	__DEFINE_STATIC_CALL_KEY(name, (void *)&__static_call_return0);        \
+	__DEFINE_STATIC_CALL_KEY(name, __SC_VOIDP(&__static_call_return0));    \
 	__SC_TRAMP_RET0(STATIC_CALL_TRAMP_STR(name))
+
+/*
+ * DEFINE_STATIC_CALL_UNSET(name, func) - a static call whose target is
+ * chosen at run time, before its first call; @func only gives the type.
+ * Until the first static_call_update(), a call (static_call() or
+ * static_call_cond(), from any site) does not return garbage: it prints
+ *
+ *   libstaticcall: static call 'name' called before static_call_update()
+ *   gave it a target (DEFINE_STATIC_CALL_UNSET); return address 0x...
+ *   (caller+0x12 in ./prog)
+ *
+ * to stderr (always, like a failed assert()) and aborts.  static_call_query()
+ * returns NULL until then.  An update replaces the stub like any target (a
+ * NULL update makes it a NULL call).  The stub is a weak global symbol,
+ * __SCU__name, in section .text.staticcall_unset.
+ */
+#define DEFINE_STATIC_CALL_UNSET(name, func)                                   \
+	DECLARE_STATIC_CALL(name, func);                                       \
+	__SC_UNSET_STUB(__SC_UNSET_STR(name), __SC_UNSET_LOCAL(name),          \
+			__SC_UNSET_NAME(name), #name);                         \
+	__SC_TRAMP_JMP(STATIC_CALL_TRAMP_STR(name), __SC_UNSET_LOCAL(name));   \
+	__DEFINE_STATIC_CALL_KEY(name, __SC_VOIDP(&__SC_UNSET(name)))
 
 /* ------------------------------------------------------------------------
  * Calling
@@ -135,10 +201,28 @@ struct static_call_key {
  */
 #define static_call_cond(name) (void)static_call(name)
 
-/* static_call_query(name) - the current target, typed; NULL for NULL. */
+/*
+ * static_call_query(name) - the current target, typed; NULL for NULL, and
+ * for an UNSET call not updated yet (the key holds the stub: it is compared
+ * with the weak __SCU__name, which is NULL unless the call was defined so).
+ */
+static inline void *__sc_query(void *func, void *unset)
+{
+	return func == unset ? __SC_NULL : func;
+}
+#ifdef __cplusplus
 #define static_call_query(name)                                                \
-	((__typeof__(&STATIC_CALL_TRAMP(name)))__atomic_load_n(                \
-		&STATIC_CALL_KEY(name).func, __ATOMIC_ACQUIRE))
+	reinterpret_cast<__typeof__(&STATIC_CALL_TRAMP(name))>(                \
+		__sc_query(__atomic_load_n(&STATIC_CALL_KEY(name).func,        \
+					   __ATOMIC_ACQUIRE),                  \
+			   __SC_VOIDP(&__SC_UNSET(name))))
+#else
+#define static_call_query(name)                                                \
+	((__typeof__(&STATIC_CALL_TRAMP(name)))__sc_query(                     \
+		__atomic_load_n(&STATIC_CALL_KEY(name).func,                   \
+				__ATOMIC_ACQUIRE),                             \
+		(void *)&__SC_UNSET(name)))
+#endif
 
 /* ------------------------------------------------------------------------
  * Updating
@@ -146,7 +230,11 @@ struct static_call_key {
 
 /* The function RET0 calls run.  Pass static_call_return0 to an update. */
 SC_API long __static_call_return0(void);
-#define static_call_return0 ((void *)&__static_call_return0)
+#define static_call_return0 __SC_VOIDP(&__static_call_return0)
+
+/* What the stub of an UNSET static call runs: prints and aborts. */
+SC_API void __static_call_unset(const char *name, void *ret)
+	__attribute__((noreturn, cold));
 
 /*
  * A new target must have the static call's own function type; anything else
@@ -158,10 +246,30 @@ SC_API long __static_call_return0(void);
 SC_API int __static_call_type_mismatch(void) __attribute__((
 	error("static_call_update/static_call_batch_add: the new target's type "
 	      "is incompatible with the static call's")));
+#ifdef __cplusplus
+/*
+ * C++: no _Generic.  __sc_target<F>::check(func) picks by overload
+ * resolution: a pointer to F (a function of the call's type, its address,
+ * an overloaded name resolved to the call's type, a C++17 noexcept
+ * function for a call that is not, or a null pointer constant: nullptr,
+ * NULL, 0), exactly a void * (static_call_return0, or a cast: the escape
+ * hatch C has too), or anything else (the ellipsis).  The static_assert
+ * fails for the last, whatever the warning flags.
+ */
+#define __SC_TYPECHECK(name, func)                                             \
+	static_assert(sizeof(__sc_target<__typeof__(STATIC_CALL_TRAMP(         \
+				     name))>::check(func)) == 1,               \
+		      "static_call_update/static_call_batch_add: the new "     \
+		      "target's type is incompatible with the static call's")
+#define __SC_TARGET(name, func)                                                \
+	__sc_target<__typeof__(STATIC_CALL_TRAMP(name))>::ptr(func)
+#else
 #define __SC_TYPECHECK(name, func)                                             \
 	(void)_Generic((func), __typeof__(&STATIC_CALL_TRAMP(name)) : 0,       \
 		       void * : 0, default                                     \
 		       : __static_call_type_mismatch())
+#define __SC_TARGET(name, func) ((void *)(func))
+#endif
 
 /*
  * static_call_update(name, func) - retarget a static call.
@@ -178,7 +286,8 @@ SC_API int __static_call_type_mismatch(void) __attribute__((
 #define static_call_update(name, func)                                         \
 	__extension__({                                                        \
 		__SC_TYPECHECK(name, func);                                    \
-		__static_call_update(&STATIC_CALL_KEY(name), (void *)(func));  \
+		__static_call_update(&STATIC_CALL_KEY(name),                   \
+				     __SC_TARGET(name, func));                 \
 	})
 
 SC_API int __static_call_update(struct static_call_key *key, void *func);
@@ -221,7 +330,7 @@ SC_API int static_call_batch_init(struct static_call_batch *batch,
 	__extension__({                                                        \
 		__SC_TYPECHECK(name, func);                                    \
 		__static_call_batch_add((batch), &STATIC_CALL_KEY(name),       \
-					(void *)(func));                       \
+					__SC_TARGET(name, func));              \
 	})
 
 SC_API int __static_call_batch_add(struct static_call_batch *batch,
@@ -314,6 +423,21 @@ struct static_key_false {
 	struct static_key key;
 };
 
+#ifdef __cplusplus
+/* enabled, __flags, __reserved: positional, every member */
+#define STATIC_KEY_TRUE_INIT                                                   \
+	{                                                                      \
+		{                                                              \
+			1, 1, nullptr                                          \
+		}                                                              \
+	}
+#define STATIC_KEY_FALSE_INIT                                                  \
+	{                                                                      \
+		{                                                              \
+			0, 0, nullptr                                          \
+		}                                                              \
+	}
+#else
 #define STATIC_KEY_TRUE_INIT                                                   \
 	{                                                                      \
 		.key = {.enabled = 1, .__flags = 1 }                           \
@@ -322,6 +446,7 @@ struct static_key_false {
 	{                                                                      \
 		.key = {.enabled = 0, .__flags = 0 }                           \
 	}
+#endif
 
 #define DEFINE_STATIC_KEY_TRUE(name)                                           \
 	SC_API struct static_key_true name = STATIC_KEY_TRUE_INIT
@@ -329,12 +454,27 @@ struct static_key_false {
 	SC_API struct static_key_false name = STATIC_KEY_FALSE_INIT
 #define DECLARE_STATIC_KEY_TRUE(name) extern struct static_key_true name
 #define DECLARE_STATIC_KEY_FALSE(name) extern struct static_key_false name
+#define DECLARE_STATIC_KEY_ARRAY_TRUE(name, count)                             \
+	extern struct static_key_true name[count]
+#define DECLARE_STATIC_KEY_ARRAY_FALSE(name, count)                            \
+	extern struct static_key_false name[count]
+#ifdef __cplusplus
+/* No range initialisers in C++: false keys are all zero; true ones are
+ * emitted in assembler (arch header). */
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)                              \
+	extern SC_API struct static_key_true name[count];                      \
+	__SC_KEY_ARRAY_TRUE_FN(__SC_CAT(__SCKA__, name), name, count)          \
+	extern SC_API struct static_key_true name[count]
+#define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)                             \
+	SC_API struct static_key_false name[count] = {}
+#else
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)                              \
 	SC_API struct static_key_true name[count] = {                          \
 		[0 ...(count) - 1] = STATIC_KEY_TRUE_INIT}
 #define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)                             \
 	SC_API struct static_key_false name[count] = {                         \
 		[0 ...(count) - 1] = STATIC_KEY_FALSE_INIT}
+#endif
 
 /* A jump table entry: where the site is, where it jumps, and (through a
  * per-site constant pointer, so that keys in other shared objects need no
@@ -349,6 +489,14 @@ struct static_key_entry {
 SC_API int __static_key_error_wrong_type(void)
 	__attribute__((error("static_branch_*: not a static_key_true/false")));
 
+#ifdef __cplusplus
+/* C++: no __builtin_types_compatible_p; a trait picks the initial form. */
+#define __SC_BRANCH(x, likely, t_jump, f_jump)                                 \
+	__sc_static_branch(&(x)->key, likely,                                  \
+			   (__sc_key_kind<__typeof__(*(x))>::is_true           \
+				    ? (t_jump)                                 \
+				    : (f_jump)))
+#else
 #define __SC_KEY_IS(x, t) __builtin_types_compatible_p(__typeof__(*(x)), t)
 
 /*
@@ -367,6 +515,7 @@ SC_API int __static_key_error_wrong_type(void)
 			__SC_KEY_IS(x, struct static_key_false),               \
 			__sc_static_branch(&(x)->key, likely, f_jump),         \
 			__static_key_error_wrong_type()))
+#endif
 
 /* For a true key the likely form starts as a nop (enabled XOR likely = 0),
  * the unlikely form as a jump; for a false key the other way round. */
@@ -559,6 +708,55 @@ typedef void (*static_call_print_fn_t)(enum static_call_print_level level,
 SC_API static_call_print_fn_t static_call_set_print(static_call_print_fn_t fn);
 
 #ifdef __cplusplus
+/* The C++ helpers of the macros above (templates need C++ linkage). */
+extern "C++" {
+template <typename T, typename R> struct __sc_if_voidp {
+};
+template <typename R> struct __sc_if_voidp<void *, R> {
+	typedef R type;
+};
+
+/* F: the static call's function type (static_call_update's type check). */
+template <typename F> struct __sc_target {
+	typedef char (&ok)[1];
+	typedef char (&bad)[2];
+	static ok check(F *);
+	template <typename T>
+	static typename __sc_if_voidp<T, ok>::type check(T);
+	static bad check(...);
+
+	static void *ptr(F *f) { return reinterpret_cast<void *>(f); }
+	template <typename T>
+	static typename __sc_if_voidp<T, void *>::type ptr(T p)
+	{
+		return p;
+	}
+	static void *ptr(...) { return nullptr; } /* after check() failed */
+};
+
+template <typename K> struct __sc_false {
+	enum { value = 0 };
+};
+/* static_branch_*(): which kind of key (the initial form of the site). */
+template <typename K> struct __sc_key_kind {
+	static_assert(__sc_false<K>::value,
+		      "static_branch_*: not a static_key_true/false");
+	enum { is_true = 0 };
+};
+template <> struct __sc_key_kind<struct static_key_true> {
+	enum { is_true = 1 };
+};
+template <> struct __sc_key_kind<struct static_key_false> {
+	enum { is_true = 0 };
+};
+}
+
+/* The C++ definition of true key arrays writes this layout in assembler. */
+static_assert(offsetof(struct static_key, enabled) == 0 &&
+		      offsetof(struct static_key, __flags) == 4 &&
+		      sizeof(struct static_key_true) ==
+			      sizeof(struct static_key),
+	      "staticcall.h: DEFINE_STATIC_KEY_ARRAY_TRUE needs updating");
 }
 #endif
 

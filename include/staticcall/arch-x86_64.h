@@ -37,21 +37,22 @@
 
 #define STATIC_CALL_TRAMP_SIZE 16
 
-#define __SC_TRAMP(sym, insn)                                                  \
-	__asm__(".pushsection .text.staticcall_tramp, \"ax\", @progbits\n\t"   \
-		".subsection 0\n\t"                                            \
-		".balign 4096, 0xcc\n\t"                                       \
-		".subsection 1\n\t"                                            \
-		".balign 16, 0xcc\n\t"                                         \
-		".globl " sym "\n\t"                                           \
-		".protected " sym "\n\t"                                       \
-		".type " sym ", @function\n" sym ":\n\t" insn "\n\t"           \
-		".byte 0x0f, 0x0b\n\t"                                         \
-		".quad 0\n\t"                                                  \
-		".size " sym ", 16\n\t"                                        \
-		".subsection 2\n\t"                                            \
-		".balign 4096, 0xcc\n\t"                                       \
-		".popsection\n")
+#define __SC_TRAMP_TEXT(sym, insn)                                             \
+	".pushsection .text.staticcall_tramp, \"ax\", @progbits\n\t"           \
+	".subsection 0\n\t"                                                    \
+	".balign 4096, 0xcc\n\t"                                               \
+	".subsection 1\n\t"                                                    \
+	".balign 16, 0xcc\n\t"                                                 \
+	".globl " sym "\n\t"                                                   \
+	".protected " sym "\n\t"                                               \
+	".type " sym ", @function\n" sym ":\n\t" insn "\n\t"                   \
+	".byte 0x0f, 0x0b\n\t"                                                 \
+	".quad 0\n\t"                                                          \
+	".size " sym ", 16\n\t"                                                \
+	".subsection 2\n\t"                                                    \
+	".balign 4096, 0xcc\n\t"                                               \
+	".popsection\n"
+#define __SC_TRAMP(sym, insn) __asm__(__SC_TRAMP_TEXT(sym, insn))
 
 /* {disp32}: always the 5-byte form, even for a target the assembler could
  * reach with a short jump. */
@@ -60,6 +61,79 @@
 #define __SC_TRAMP_RET(sym)                                                    \
 	__SC_TRAMP(sym, ".byte 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc")
 #define __SC_TRAMP_RET0(sym) __SC_TRAMP_JMP(sym, "__static_call_return0")
+
+/*
+ * The stub of DEFINE_STATIC_CALL_UNSET (a global, weak symbol @sym, and a
+ * local label @local for the trampoline's jump, which then needs no PLT
+ * entry): it calls __static_call_unset(name, return address), which prints
+ * the static call's name and the caller and aborts.  Reached like a
+ * function (a call or a tail call), so the stack is aligned as at any
+ * function entry.
+ */
+#define __SC_UNSET_STUB(sym, local, str, name)                                 \
+	__asm__(".pushsection .text.staticcall_unset, \"ax\", @progbits\n\t"   \
+		".balign 16, 0xcc\n\t"                                         \
+		".weak " sym "\n\t"                                            \
+		".type " sym ", @function\n" sym ":\n" local ":\n\t"           \
+		"lea " str "(%rip), %rdi\n\t"                                  \
+		"mov (%rsp), %rsi\n\t"                                         \
+		"jmp __static_call_unset@PLT\n\t"                              \
+		".size " sym ", . - " sym "\n\t"                               \
+		".pushsection .rodata, \"a\", @progbits\n" str ":\n\t"         \
+		".asciz \"" name "\"\n\t"                                      \
+		".popsection\n\t"                                              \
+		".popsection\n")
+
+#ifdef __cplusplus
+/*
+ * C++.  Symbols of C++ functions and objects are mangled, so the assembler
+ * text cannot name them by their source name: the compiler prints the
+ * symbol of an operand instead ("X" with %p for gcc, "s" with %c for clang:
+ * the only ways both accept for a preemptible symbol in PIC code).
+ */
+#if defined(__clang__)
+#define __SC_SYMCON "s"
+#define __SC_SYMREF(op) "%c[" #op "]"
+#else
+#define __SC_SYMCON "X"
+#define __SC_SYMREF(op) "%p[" #op "]"
+#endif
+
+/* A trampoline jumping to @func, emitted from a function that is never
+ * called (extended asm, to get @func's symbol); {disp32} is escaped there. */
+#define __SC_TRAMP_FN_SYM __SC_SYMREF(f)
+#define __SC_TRAMP_JMP_FN(fn, sym, func)                                       \
+	static __attribute__((used)) void fn(void)                             \
+	{                                                                      \
+		__asm__(__SC_TRAMP_TEXT(sym,                                   \
+					"%{disp32%} jmp " __SC_TRAMP_FN_SYM    \
+					"\n\t.byte 0xcc")                      \
+			:                                                      \
+			: [f] __SC_SYMCON(&(func)));                           \
+	}
+
+/* An array of @count true keys (C++ has no range initialisers): defined in
+ * assembler, each element {.enabled = 1, .__flags = 1}, the rest zero. */
+#define __SC_KEY_ARRAY_SYM __SC_SYMREF(a)
+#define __SC_KEY_ARRAY_TRUE_FN(fn, name, count)                                \
+	static __attribute__((used)) void fn(void)                             \
+	{                                                                      \
+		__asm__(".pushsection .data, \"aw\", @progbits\n\t"            \
+			".balign 8\n\t"                                        \
+			".globl " __SC_KEY_ARRAY_SYM "\n\t"                    \
+			".type " __SC_KEY_ARRAY_SYM ", @object\n\t"            \
+			".size " __SC_KEY_ARRAY_SYM                            \
+			", %c[n] * %c[sz]\n" __SC_KEY_ARRAY_SYM ":\n\t"        \
+			".rept %c[n]\n\t"                                      \
+			".long 1, 1\n\t"                                       \
+			".zero %c[sz] - 8\n\t"                                 \
+			".endr\n\t"                                            \
+			".popsection"                                          \
+			:                                                      \
+			: [a] __SC_SYMCON(name), [n] "i"(count),               \
+			  [sz] "i"(sizeof(struct static_key_true)));           \
+	}
+#endif
 
 /*
  * With STATICCALL_KEYS_TRAPFREE defined before this header is included, each
@@ -84,6 +158,7 @@
  * symbol is a link-time constant even in PIC code, where the key itself, if
  * it lives in another shared object, is not.  Returns 1 when the site jumps.
  */
+#ifndef __cplusplus
 #define __sc_static_branch(k, likely, jump)                                    \
 	__extension__({                                                        \
 		__label__ __sc_yes, __sc_done;                                 \
@@ -113,5 +188,48 @@
 	__sc_done:                                                             \
 		__sc_r;                                                        \
 	})
+#else
+/*
+ * In C++ a static local of an inline function or a template has vague
+ * linkage (a weak, preemptible symbol): in PIC code it is no link-time
+ * constant, and "i" refuses it.  So the assembler text emits the constant
+ * pointer itself (label 2, in .data.rel.ro: a dynamic relocation against
+ * the key, resolved at load like the C one's) and the entry refers to it.
+ */
+#define __sc_static_branch(k, likely, jump)                                    \
+	__extension__({                                                        \
+		__label__ __sc_yes, __sc_done;                                 \
+		int __sc_r;                                                    \
+		__asm__ goto(                                                  \
+			__SC_KEY_ALIGN                                         \
+			"1:\n\t"                                               \
+			".if %c[jmp]\n\t"                                      \
+			".byte 0xe9\n\t.long %l[__sc_yes] - (. + 4)\n\t"       \
+			".else\n\t"                                            \
+			".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"               \
+			".endif\n\t"                                           \
+			".pushsection .data.rel.ro, \"aw\"\n\t"                \
+			".balign 8\n\t"                                        \
+			"2: .quad " __SC_SYMREF(                               \
+				key) "\n\t"                                    \
+				     ".popsection\n\t"                         \
+				     ".pushsection sc_jump_table, \"aw\"\n\t"  \
+				     ".balign 8\n\t"                           \
+				     ".long 1b - ., %l[__sc_yes] - .\n\t"      \
+				     ".quad 2b - . + %c[lk] + %c[tf]\n\t"      \
+				     ".popsection"                             \
+			:                                                      \
+			: [key] __SC_SYMCON(k), [lk] "i"(likely),              \
+			  [jmp] "i"(jump), [tf] "i"(__SC_KEY_TRAPFREE)         \
+			:                                                      \
+			: __sc_yes);                                           \
+		__sc_r = 0;                                                    \
+		goto __sc_done;                                                \
+	__sc_yes:                                                              \
+		__sc_r = 1;                                                    \
+	__sc_done:                                                             \
+		__sc_r;                                                        \
+	})
+#endif
 
 #endif /* STATICCALL_ARCH_X86_64_H */

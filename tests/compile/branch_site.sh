@@ -3,15 +3,19 @@
 # PIC and not, and check that probe() holds the 5-byte nop 0f 1f 44 00 00
 # and never refers to site_key (no load, no compare: the key is only
 # reachable through the jump table).
-# Usage: branch_site.sh <cc> <include-dir> <src-dir>
+# Usage: branch_site.sh <cc> <include-dir> <src-dir> [language flags]
+# (default -std=gnu11; the C++ run passes -x c++ -std=c++11)
 set -euo pipefail
 cc=$1 inc=$2 src=$3
+shift 3
+lang=("$@")
+[ ${#lang[@]} -eq 0 ] && lang=(-std=gnu11)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 for opt in -O0 -O1 -O2 -O3 -Os; do
 	for pic in -fPIC -fno-pic; do
-		"$cc" $opt $pic -std=gnu11 -I"$inc" -c "$src/branch_site.c" -o "$tmp/s.o"
+		"$cc" $opt $pic "${lang[@]}" -I"$inc" -c "$src/branch_site.c" -o "$tmp/s.o"
 		dis=$(objdump -dr --no-show-raw-insn "$tmp/s.o" |
 			awk '/<probe>:/{p=1;next} /^$/{p=0} p')
 		raw=$(objdump -d "$tmp/s.o" | awk '/<probe>:/{p=1;next} /^$/{p=0} p')
