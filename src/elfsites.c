@@ -122,11 +122,12 @@ static int site_of(const struct image *im, const struct relsec *r,
 	uint64_t symi = ELF64_R_SYM(ra->r_info), nsyms, back, field;
 	Elf64_Sym sym;
 	const char *name;
+	int at = sc_arch_site_reloc((uint32_t)ELF64_R_TYPE(ra->r_info),
+				    ra->r_addend);
 
-	back = sc_arch_site_reloc((uint32_t)ELF64_R_TYPE(ra->r_info),
-				  ra->r_addend);
-	if (!back)
+	if (at < 0)
 		return 0;
+	back = (uint64_t)at;
 	nsyms = r->sym.sh_size / sizeof(Elf64_Sym);
 	if (symi == 0 || symi >= nsyms)
 		return symi ? -ENOEXEC : 0;
@@ -155,7 +156,7 @@ static int site_of(const struct image *im, const struct relsec *r,
 		if (sc_arch_site_not_call(f, field))
 			return 0; /* an address taken, a jcc: not a site */
 		site->offset = r->code.sh_offset + field - back;
-		site->opcode = im->p[site->offset];
+		site->opcode = im->p[site->offset + SC_ARCH_SITE_OPCODE_AT];
 	}
 	return 1;
 }

@@ -23,7 +23,9 @@ struct sc_elf_site {
 	uint64_t addr;	    /* link-time address of the call/jmp opcode */
 	uint64_t sym_value; /* the trampoline symbol's value (if defined) */
 	const char *name;   /* the symbol, NUL-terminated, inside the image */
-	int opcode;	    /* the file's byte at addr; -1 if not in the file */
+	int opcode;	    /* the file's byte that tells the instruction
+			     * (at addr + SC_ARCH_SITE_OPCODE_AT: arch/elf.h);
+			     * -1 if not in the file */
 	bool defined;	    /* the trampoline is defined in this file */
 	unsigned len;	    /* bytes from addr to the end of the relocated
 			     * field (the instruction, for call/jmp) */

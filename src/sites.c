@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/elf.h"
 #include "elfsites.h"
 #include "internal.h"
 
@@ -108,7 +109,8 @@ static int collect(void *arg, const struct sc_elf_site *e)
 	if (!in_segment(obj, a, SC_ARCH_SITE_LEN, true))
 		return reject(sc, a, e->name,
 			      "not in an executable segment of the module");
-	if (e->opcode < 0 || *(const uint8_t *)a != e->opcode)
+	if (e->opcode < 0 ||
+	    *(const uint8_t *)(a + SC_ARCH_SITE_OPCODE_AT) != e->opcode)
 		return reject(sc, a, e->name, "memory differs from the file");
 	if (sc_arch_site_decode((const uint8_t *)a, a, &tail, &dest) != 0)
 		return reject(sc, a, e->name, "not a call or jmp");

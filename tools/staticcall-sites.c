@@ -97,7 +97,7 @@ static const char *note_of(const struct listing *l, const struct sc_elf_site *s)
 		return "  (not in the file: rejected)";
 	if (sc_arch_site_kind(s->opcode) == SC_ARCH_SITE_OTHER)
 		return "  (not a call or jmp: rejected)";
-	if (s->defined && s->len == 5 &&
+	if (s->defined && s->len == SC_ARCH_ELF_SITE_LEN &&
 	    sc_arch_site_dest(l->img + s->offset, s->addr) != s->sym_value)
 		return "  (does not reach its trampoline: rejected)";
 	return "";
@@ -172,7 +172,7 @@ static const char *why_not(const uint8_t *img, size_t size)
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_machine != SC_ARCH_ELF_MACHINE)
-		return "not an x86-64 ELF file";
+		return "not an " SC_ARCH_ELF_NAME " ELF file";
 	if (eh.e_type == ET_REL)
 		return "an object file, not a linked one (run it on the "
 		       "executable or shared object)";
@@ -222,7 +222,8 @@ static int list(const char *path, struct totals *t)
 	if (n == 0)
 		n = sc_elf_sites(l.img, l.size, site, &l);
 	if (n >= 0) {
-		printf("%s: x86-64 %s\n", path, file_kind(l.img, l.size));
+		printf("%s: %s %s\n", path, SC_ARCH_ELF_NAME,
+		       file_kind(l.img, l.size));
 		printf("%-*s  %-5s  %-*s  %-*s  %-10s  %s\n", l.waddr,
 		       "address", "kind", l.wname, "static call", l.wfunc,
 		       "function", "trampoline", "bytes");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define SC_ARCH_ELF_MACHINE EM_X86_64
+#define SC_ARCH_ELF_NAME "x86-64"
 
 /*
  * `call sym` and `jmp sym` carry R_X86_64_PLT32 (or PC32) with addend -4 on
@@ -19,14 +20,20 @@
  * really is e8/e9 is checked by the caller (a rip-relative operand of any
  * other instruction has a ModRM byte there, never e8/e9); a linker that
  * relaxed `call *sym@GOTPCREL(%rip)` into `addr32 call sym` reports PC32 on
- * the same field.  Returns how far before r_offset the opcode is, or 0.
+ * the same field.  Returns how far before r_offset the opcode is (1), or
+ * -1 for any other relocation.
  */
-static inline unsigned sc_arch_site_reloc(uint32_t type, int64_t addend)
+static inline int sc_arch_site_reloc(uint32_t type, int64_t addend)
 {
 	if ((type == R_X86_64_PLT32 || type == R_X86_64_PC32) && addend == -4)
 		return 1;
-	return 0;
+	return -1;
 }
+
+/* A site's bytes (opcode and rel32), and which of them is the opcode
+ * (sc_elf_site.opcode). */
+#define SC_ARCH_ELF_SITE_LEN 5
+#define SC_ARCH_SITE_OPCODE_AT 0
 
 enum sc_arch_site_kind {
 	SC_ARCH_SITE_OTHER = 0, /* not a call/jmp: the library rejects it */
