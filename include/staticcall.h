@@ -43,6 +43,14 @@ extern "C" {
 #define SC_API __attribute__((visibility("default")))
 #endif
 
+/* Architecture part: the trampoline layout (STATIC_CALL_TRAMP_SIZE) and the
+ * asm that emits trampolines and branch sites. */
+#if defined(__x86_64__)
+#include <staticcall/arch-x86_64.h>
+#else
+#error "libstaticcall: unsupported architecture (x86-64 Linux only so far)"
+#endif
+
 /* ------------------------------------------------------------------------
  * The key: one per static call.  Fields starting with "__" are private to the
  * library; they live here so that no allocation is ever needed to update a
@@ -53,9 +61,9 @@ struct static_call_key {
 	void *tramp;		 /* the trampoline, set by DEFINE_* */
 	unsigned int __flags;	 /* private: state bits */
 	unsigned int __reserved; /* private */
-	unsigned char
-		__shadow[16]; /* private: trampoline bytes last verified */
-	void *__sites;	      /* private: reserved for inline call sites */
+	/* private: the trampoline bytes last verified */
+	unsigned char __shadow[STATIC_CALL_TRAMP_SIZE];
+	void *__sites; /* private: reserved for inline call sites */
 };
 
 #define STATIC_CALL_KEY(name) __SCK__##name
@@ -85,13 +93,6 @@ struct static_call_key {
 #define __SC_EXTERN extern
 #define __SC_VOIDP(x) ((void *)(x))
 #define __SC_NULL ((void *)0)
-#endif
-
-/* Architecture part: the trampoline layout and the asm that emits it. */
-#if defined(__x86_64__)
-#include <staticcall/arch-x86_64.h>
-#else
-#error "libstaticcall: unsupported architecture (x86-64 Linux only so far)"
 #endif
 
 /* ------------------------------------------------------------------------

@@ -257,7 +257,12 @@ SC_HIDDEN bool sc_trap_in_handler(long tid);
 /* ========================================================================
  * Patching: pokes and the protocols
  * ======================================================================== */
-#define SC_POKE_MAX 16
+/* The longest poke: a trampoline (the arch's sites are shorter). */
+#define SC_POKE_MAX STATIC_CALL_TRAMP_SIZE
+_Static_assert(SC_ARCH_JUMP_LEN <= SC_POKE_MAX &&
+		       SC_ARCH_SITE_LEN <= SC_POKE_MAX &&
+		       SC_ARCH_SITE_LEN <= sizeof(((struct sc_site *)0)->cur),
+	       "a site longer than a poke");
 
 /* How a poke is carried out (the engine chooses, engine.c). */
 enum sc_via {
