@@ -289,6 +289,12 @@ int sc_text_write(void *addr, const void *src, size_t len)
 		sc_warn("cannot write code at %p: %s", addr, sc_strerror(-err));
 out:
 	if (!err) {
+		/* What the instruction cache needs after a store to code (a
+		 * no-op on x86-64).  On aarch64 the kernel does it for
+		 * /proc/self/mem (copy_to_user_page()) but not for our stores
+		 * through a view or the mprotect window, nor for a pwrite()
+		 * into a memfd page that is already mapped as code. */
+		sc_arch_flush_icache(addr, len);
 		/* valgrind runs translated copies of the code; a client
 		 * request (a no-op sequence on real hardware) drops them. */
 		VALGRIND_DISCARD_TRANSLATIONS(addr, len);
