@@ -157,15 +157,32 @@ int sc_int3_heads(struct sc_poke *p, size_t n, bool use_new, size_t *done)
 	return 0;
 }
 
-/* The changed range of the bytes after the head; false when unchanged. */
+/*
+ * The changed range of the bytes after the head, widened to whole aligned
+ * SC_ARCH_STORE_WORD words within the poke; false when unchanged.  Whole
+ * words because a thread may read a data word of the tail while it is
+ * written: on aarch64 a caller that took a trampoline's `b` to its far
+ * stub before the breakpoint went in loads the slot afterwards, and must
+ * find one target or the other, never a mix (one aligned 8-byte write:
+ * textwrite.c).  On x86-64 no tail byte is read meanwhile; the wider write
+ * is the same bytes again.
+ */
 static bool tail_range(const struct sc_poke *p, size_t *from, size_t *to)
 {
-	size_t a = SC_ARCH_TRAP_LEN, b = p->len;
+	size_t a = SC_ARCH_TRAP_LEN, b = p->len, w = SC_ARCH_STORE_WORD;
+	size_t mis = (uintptr_t)p->addr % w;
 
 	while (a < b && p->old[a] == p->new[a])
 		a++;
 	while (b > a && p->old[b - 1] == p->new[b - 1])
 		b--;
+	if (a < b) {
+		a = (a + mis) / w * w; /* the word's start, may be < mis */
+		a = a > mis ? a - mis : 0;
+		b = ((b + mis + w - 1) / w * w) - mis;
+		a = a < SC_ARCH_TRAP_LEN ? SC_ARCH_TRAP_LEN : a;
+		b = b > p->len ? p->len : b;
+	}
 	*from = a;
 	*to = b;
 	return a < b;

@@ -194,8 +194,27 @@ raw_mprotect(uintptr_t a, size_t len, int prot)
 
 /*
  * The window itself: no calls (libc may share the page in a static
- * executable), inline system calls, a plain byte copy.
+ * executable), inline system calls, a plain copy: aligned 8-byte words as
+ * one store each (a data word of a site may be read while it is written:
+ * int3.c, tail_range()), the rest byte by byte.
  */
+typedef uint64_t __attribute__((may_alias, aligned(1))) sc_u64_unaligned;
+
+static inline __attribute__((always_inline)) void
+copy_code(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		if ((uintptr_t)(dst + i) % 8 == 0 && len - i >= 8) {
+			*(volatile uint64_t *)(void *)(dst + i) =
+				*(const sc_u64_unaligned *)(src + i);
+			i += 8;
+		} else {
+			((volatile uint8_t *)dst)[i] = src[i];
+			i++;
+		}
+	}
+}
+
 static SC_CODE_WRITER __attribute__((noinline)) long
 mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
 		const uint8_t *src, size_t len)
@@ -204,8 +223,7 @@ mprotect_window(uintptr_t page, size_t size, int prot, uint8_t *dst,
 
 	if (err)
 		return err;
-	for (size_t i = 0; i < len; i++)
-		((volatile uint8_t *)dst)[i] = src[i];
+	copy_code(dst, src, len);
 	return raw_mprotect(page, size, prot);
 }
 
@@ -273,8 +291,7 @@ int sc_text_write(void *addr, const void *src, size_t len)
 	}
 	if (rw) {
 		/* a page with a writable view: plain stores through it */
-		for (size_t i = 0; i < len; i++)
-			((volatile uint8_t *)rw)[i] = ((const uint8_t *)src)[i];
+		copy_code(rw, src, len);
 		sc_stat_add(writes_view, 1);
 		err = 0;
 		goto out;
