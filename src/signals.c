@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Installing our handlers and passing on the signals that are not ours. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -44,17 +46,29 @@ SC_SIGNAL_CODE bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc)
 
 /* Is @sa the entry of another copy's handler?  Its first bytes are read
  * through process_vm_readv(), which fails instead of faulting on memory
- * that is unmapped or execute-only. */
+ * that is unmapped or execute-only; where that system call is refused
+ * (seccomp profiles that reserve it to tracers; qemu-user, which does not
+ * implement it), through /proc/self/mem, which fails alike. */
 static bool is_copy(const struct sigaction *sa)
 {
 	uint8_t b[SC_ARCH_SIG_ENTRY_LEN];
 	struct iovec here = {b, sizeof(b)};
 	struct iovec there = {(void *)sa->sa_sigaction, sizeof(b)};
+	long n;
 
 	if (!(sa->sa_flags & SA_SIGINFO) || (uintptr_t)sa->sa_sigaction < 4096)
 		return false;
-	if (syscall(SYS_process_vm_readv, getpid(), &here, 1UL, &there, 1UL,
-		    0UL) != (long)sizeof(b))
+	n = syscall(SYS_process_vm_readv, getpid(), &here, 1UL, &there, 1UL,
+		    0UL);
+	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+		int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1
+			   : pread(fd, b, sizeof(b),
+				   (off_t)(uintptr_t)sa->sa_sigaction);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (n != (long)sizeof(b))
 		return false;
 	return sc_arch_sig_entry_is(b);
 }
