@@ -645,11 +645,11 @@ SC_API int static_call_synchronize(void);
 	X(int3_refused)	  /* int3 patches refused: a thread blocked SIGTRAP */ \
 	X(errors)	  /* updates and commits that failed */                \
 	X(sites_found)	  /* inline call sites registered at module load */    \
-	X(sites_rejected) /* site table entries that failed their checks */   \
-	X(flips)	  /* regions of code pages flipped to a new copy */   \
-	X(pages_flipped)  /* pages those flips mapped */                      \
+	X(sites_rejected) /* site table entries that failed their checks */    \
+	X(flips)	  /* regions of code pages flipped to a new copy */    \
+	X(pages_flipped)  /* pages those flips mapped */                       \
 	X(unchanged)	  /* updates to the state already installed: no     \
-			   * write, no sync */                                \
+			   * write, no sync */  \
 	X(int3_fallbacks) /* sites patched with int3 where the default       \
 			   * protocol could not be used */
 
