@@ -47,8 +47,10 @@ extern "C" {
  * asm that emits trampolines and branch sites. */
 #if defined(__x86_64__)
 #include <staticcall/arch-x86_64.h>
+#elif defined(__aarch64__) && defined(__AARCH64EL__)
+#include <staticcall/arch-aarch64.h>
 #else
-#error "libstaticcall: unsupported architecture (x86-64 Linux only so far)"
+#error "libstaticcall: unsupported architecture (x86-64, aarch64 little-endian)"
 #endif
 
 /* ------------------------------------------------------------------------
@@ -358,6 +360,10 @@ SC_API void static_call_batch_reset(struct static_call_batch *batch);
  *   NULL                    5-byte nop / ret           (call / tail site)
  *   RET0                    xor %eax,%eax (5 bytes)    (call site)
  *
+ * (x86-64; on aarch64 `bl`/`b` within +-128 MiB, NULL a `nop` or a `b` to
+ * the trampoline's `ret`, RET0 a call of __static_call_return0:
+ * docs/aarch64.md.)
+ *
  * Sites use the int3 protocol (they are not placed for atomic stores), so an
  * update that changes one is subject to the SIGTRAP check (-EAGAIN).  Code
  * built without the flags keeps calling through the trampoline, and so do
@@ -402,12 +408,13 @@ SC_API int __static_call_sites(struct static_call_key *key,
  *   ...
  *   static_branch_enable(&tracing);         // live, thread-safe
  *
- * A branch site is an `asm goto` that emits a 5-byte nop or a jump, plus an
- * entry in the module's sc_jump_table section; the hot path runs only that
- * instruction (no load, no compare).  Enabling or disabling a key patches
- * every site of the key, in every loaded module, in one batch.  A module
- * loaded later (dlopen) gets its sites in the key's current state before its
- * constructors finish; an unloaded one is forgotten before its code goes.
+ * A branch site is an `asm goto` that emits a 5-byte nop (aarch64: `nop`)
+ * or a jump, plus an entry in the module's sc_jump_table section; the hot
+ * path runs only that instruction (no load, no compare).  Enabling or
+ * disabling a key patches every site of the key, in every loaded module, in
+ * one batch.  A module loaded later (dlopen) gets its sites in the key's
+ * current state before its constructors finish; an unloaded one is forgotten
+ * before its code goes.
  * The site holds a jump iff (key enabled) XOR (likely form).
  * ------------------------------------------------------------------------ */
 struct static_key {

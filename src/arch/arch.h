@@ -50,6 +50,8 @@
 
 #if defined(__x86_64__)
 #include "x86_64/arch.h"
+#elif defined(__aarch64__)
+#include "aarch64/arch.h"
 #else
 #error "libstaticcall: no port for this architecture"
 #endif

@@ -5,6 +5,8 @@
 
 #if defined(__x86_64__)
 #include "x86_64/elf.h"
+#elif defined(__aarch64__)
+#include "aarch64/elf.h"
 #else
 #error "libstaticcall: no port for this architecture"
 #endif
