@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "common.h"
 
 #ifdef SC_TEST_TSAN
@@ -55,6 +56,13 @@ int sc_test_count_wx(void)
 	return n;
 }
 
+/* What code needs after a store (aarch64: clean the data cache, invalidate
+ * the instruction cache; also how qemu-user learns of the change). */
+static void flush_icache(void *addr, size_t len)
+{
+	__builtin___clear_cache((char *)addr, (char *)addr + len);
+}
+
 int sc_test_poke_code(void *addr, const void *bytes, size_t len)
 {
 	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
@@ -64,8 +72,10 @@ int sc_test_poke_code(void *addr, const void *bytes, size_t len)
 		n = pwrite(fd, bytes, len, (off_t)(uintptr_t)addr);
 		close(fd);
 	}
-	if (n == (ssize_t)len)
+	if (n == (ssize_t)len) {
+		flush_icache(addr, len);
 		return 0;
+	}
 	/* A trampoline page with a writable view is a shared mapping, which
 	 * /proc/self/mem does not write: make it writable (not executable)
 	 * for a moment.  Only for single-threaded moments of a test. */
@@ -74,7 +84,10 @@ int sc_test_poke_code(void *addr, const void *bytes, size_t len)
 	if (mprotect((void *)page, span, PROT_READ | PROT_WRITE) != 0)
 		return -1;
 	memcpy(addr, bytes, len);
-	return mprotect((void *)page, span, PROT_READ | PROT_EXEC);
+	if (mprotect((void *)page, span, PROT_READ | PROT_EXEC) != 0)
+		return -1;
+	flush_icache(addr, len);
+	return 0;
 }
 
 static char last_log[512];
@@ -105,9 +118,22 @@ int sc_test_store(void)
 	return p && !strcmp(p, "store");
 }
 
+int sc_test_sigtrap_check(void)
+{
+	const char *v = getenv("STATICCALL_SIGTRAP_CHECK");
+
+	return !v || strcmp(v, "off") != 0;
+}
+
 int sc_test_code_syncs(void)
 {
+#if SC_TEST_KEYS_STORED
+	/* every key site takes stores under the store protocol; the int3
+	 * protocol rewrites one instruction word: no tail step */
+	return sc_test_int3() ? SC_TEST_INT3_STEPS : 1;
+#else
 	return sc_test_int3() || sc_test_store() ? 3 : 1;
+#endif
 }
 
 struct static_call_stats sc_test_stats(void)

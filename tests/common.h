@@ -41,6 +41,10 @@ const char *sc_test_last_log(void);
 int sc_test_int3(void);
 /* ... the store protocol (STATICCALL_PROTOCOL=store)? */
 int sc_test_store(void);
+/* Is the int3 protocol's check of signal masks on (not turned off with
+ * STATICCALL_SIGTRAP_CHECK=off, as in emulated runs: CMakeLists.txt)?
+ * What a test asserts about its refusals (-EAGAIN) needs it. */
+int sc_test_sigtrap_check(void);
 /* Syncs one patch costs under this run's protocol for a batch with sites
  * in ordinary code (key or inline sites: 3 with int3, else 1). */
 int sc_test_code_syncs(void);

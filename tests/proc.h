@@ -12,6 +12,11 @@
 double sc_test_seconds(double dflt);
 double sc_now(void);
 
+/* How many times slower than native this run is: 1, or 20 under an
+ * emulator (SC_TEST_EMULATOR: qemu-user, one instruction per translation
+ * block), for tests whose load is a rate (a timer) rather than a time. */
+double sc_test_slowdown(void);
+
 /* Wait (up to 10 s) until no thread of the process blocks SIGTRAP: a
  * thread made by pthread_create() runs with every signal blocked until it
  * has started, and the int3 protocol refuses to patch (-EAGAIN) while a
@@ -19,6 +24,14 @@ double sc_now(void);
  * of patience).  Call it after creating threads, before int3 updates.
  * 0, or -1 on time-out. */
 int sc_test_wait_unblocked(void);
+
+/* Is @tid a thread of the emulator's own (qemu-user), not the program's?
+ * Only under SC_TEST_EMULATOR (the emulator's command line, set by CMake
+ * for emulated runs). */
+int sc_test_emulator_thread(long tid);
+/* execv(), through the emulator when there is one (qemu-user cannot exec
+ * an aarch64 program by itself without binfmt_misc). */
+int sc_test_execv(const char *path, char *const argv[]);
 
 /* Watchdog: kill the process (failing the test) with a message if it is
  * still running after @seconds; prints every thread's state first.  Also

@@ -57,13 +57,13 @@ static void check(int k, bool want_inline, const char *when)
 		n_calls++;
 		assert_int_equal(r, expect(k, which, x));
 		assert_non_null(*api->last_ra);
-		ras[which] = (uint8_t *)*api->last_ra - 5;
+		ras[which] = (uint8_t *)*api->last_ra - IT_SITE_LEN;
 		op = it_rel32(ras[which], &dest);
-		if (op != 0xe8 ||
+		if (op != IT_CALL ||
 		    dest != (uintptr_t)(want_inline ? api->fn[k]
 						    : api->tramp)) {
-			fail_msg("%s: site %p of call%d holds %02x, to %p; "
-				 "expected e8 to %p (%s)",
+			fail_msg("%s: site %p of call%d holds kind %d, to %p; "
+				 "expected a call to %p (%s)",
 				 when, ras[which], which + 1, op, (void *)dest,
 				 want_inline ? api->fn[k] : api->tramp,
 				 want_inline ? "the target" : "the trampoline");
@@ -89,7 +89,7 @@ static void check(int k, bool want_inline, const char *when)
 				 "expected INLINE to %p",
 				 when, s[i].addr, it_state(s[i].state),
 				 s[i].tail, s[i].target, api->fn[k]);
-		assert_int_equal(it_rel32(s[i].addr, &dest), 0xe8);
+		assert_int_equal(it_rel32(s[i].addr, &dest), IT_CALL);
 		assert_int_equal(dest, (uintptr_t)api->fn[k]);
 		assert_true(it_same_module(s[i].addr, api->tramp));
 		n_checks++;

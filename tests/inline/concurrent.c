@@ -52,12 +52,6 @@ IT_NOINLINE void v_call(int *s)
 }
 IT_NOINLINE void v_tail(int *s) { static_call_cond(c_void)(s); }
 
-/* lea 0x3(,%rdi,4),%eax; ret  /  movl $3,(%rdi); ret */
-static const uint8_t far_op_code[] = {0x8d, 0x04, 0xbd, 0x03,
-				      0x00, 0x00, 0x00, 0xc3};
-static const uint8_t far_void_code[] = {0xc7, 0x07, 0x03, 0x00,
-					0x00, 0x00, 0xc3};
-
 /* Targets k: 0 A, 1 B, 2 RET0 / NULL, 3 far */
 static void *op_target[4], *void_target[4];
 static const int op_cycle[] = {1, 2, 3, 0};	 /* B RET0 far A */
@@ -195,7 +189,8 @@ static void check_final(struct static_call_key *key, void *target, int *calls,
 		if (!target)
 			want = s[i].tail ? STATIC_CALL_SITE_RET
 					 : STATIC_CALL_SITE_NOP;
-		else if (target == static_call_return0 && !s[i].tail)
+		else if (target == static_call_return0 && !s[i].tail &&
+			 IT_RET0_INLINE)
 			want = STATIC_CALL_SITE_RET0;
 		else if (it_far((uintptr_t)s[i].addr, (uintptr_t)target))
 			want = STATIC_CALL_SITE_TRAMPOLINE;
@@ -229,12 +224,12 @@ static void test_concurrent(void **state)
 	op_target[1] = (void *)c_b;
 	op_target[2] = static_call_return0;
 	op_target[3] =
-		it_far_code(near, (size_t)n, far_op_code, sizeof(far_op_code));
+		it_far_code(near, (size_t)n, it_code_4x3, it_code_4x3_len);
 	void_target[0] = (void *)v_a;
 	void_target[1] = (void *)v_b;
 	void_target[2] = NULL;
-	void_target[3] = it_far_code(near, (size_t)n, far_void_code,
-				     sizeof(far_void_code));
+	void_target[3] = it_far_code(near, (size_t)n, it_code_store3,
+				     it_code_store3_len);
 	assert_non_null(op_target[3]);
 	assert_non_null(void_target[3]);
 	itg_init(&op_gen, 0);

@@ -58,8 +58,8 @@ static void collect(void *arg, const struct it_rel *r)
 	if (strcmp(r->name, "__SCT__cm_op") == 0 && orig.nsites < MAX_RELS) {
 		orig.text = r->code;
 		orig.site_rel[orig.nsites] = r->rela_off;
-		orig.site[orig.nsites++] = r->rela.r_offset - 1;
-	} else if (strcmp(r->name, "cm_helper") == 0 && r->opcode == 0xe8 &&
+		orig.site[orig.nsites++] = r->rela.r_offset - IT_SITE_BACK;
+	} else if (strcmp(r->name, "cm_helper") == 0 && r->kind == IT_CALL &&
 		   orig.nhelper < MAX_RELS) {
 		orig.helper_field[orig.nhelper++] = r->rela.r_offset;
 	}
@@ -168,9 +168,10 @@ static void check(const struct loaded *m, int k, int want, const char *when)
 	assert_non_null(listed);
 	/* the trampoline (linked into .text) changes with every update */
 	if ((uintptr_t)api->tramp >= (uintptr_t)mem &&
-	    (uintptr_t)api->tramp + 16 <= (uintptr_t)mem + size)
+	    (uintptr_t)api->tramp + STATIC_CALL_TRAMP_SIZE <=
+		    (uintptr_t)mem + size)
 		memset(listed + ((uintptr_t)api->tramp - (uintptr_t)mem), 1,
-		       16);
+		       STATIC_CALL_TRAMP_SIZE);
 	for (int i = 0; i < CM_CALLERS; i++)
 		for (int x = 1; x < 4; x++) {
 			int v = api->helper(x) + i;
@@ -190,9 +191,9 @@ static void check(const struct loaded *m, int k, int want, const char *when)
 				 s[i].addr);
 		assert_int_equal(s[i].state, STATIC_CALL_SITE_INLINE);
 		assert_ptr_equal(s[i].target, api->fn[k]);
-		assert_int_equal(it_rel32(s[i].addr, &dest), 0xe8);
+		assert_int_equal(it_rel32(s[i].addr, &dest), IT_CALL);
 		assert_int_equal(dest, (uintptr_t)api->fn[k]);
-		memset(listed + off, 1, 5);
+		memset(listed + off, 1, IT_SITE_LEN);
 		n_checks++;
 	}
 	for (int i = 0; i < orig.nsites; i++) {
@@ -200,7 +201,7 @@ static void check(const struct loaded *m, int k, int want, const char *when)
 		uintptr_t dest;
 		if (listed[a - mem])
 			continue;
-		assert_int_equal(it_rel32(a, &dest), 0xe8);
+		assert_int_equal(it_rel32(a, &dest), IT_CALL);
 		assert_int_equal(dest, (uintptr_t)api->tramp);
 		n_checks++;
 	}
@@ -260,6 +261,7 @@ static void test_damaged_entries(void **state)
 	 * reference (a rip-relative ModRM) or a jcc (0f 8x): those are skipped
 	 * silently, as no sites */
 	ra = rela_at(&c, orig.site_rel[0]);
+#if defined(__x86_64__)
 	for (d = 1; d < 16; d++) {
 		uint64_t op = ra.r_offset + (uint64_t)d - 1;
 		uint8_t b = file[op - orig.text.sh_addr];
@@ -269,13 +271,23 @@ static void test_damaged_entries(void **state)
 			break;
 	}
 	assert_true(d < 16);
+#else
+	/* (aarch64: an instruction that is no b or bl) */
+	for (d = 4; d < 64; d += 4) {
+		uint64_t op = ra.r_offset + (uint64_t)d;
+		uint32_t w = sc_test_insn(file + (op - orig.text.sh_addr));
+		if (op + 4 <= text_end && (w & 0x7c000000u) != 0x14000000u)
+			break;
+	}
+	assert_true(d < 64);
+#endif
 	ra.r_offset += (uint64_t)d;
-	bogus[0] = ra.r_offset - 1;
+	bogus[0] = ra.r_offset - IT_SITE_BACK;
 	set_rela(&c, orig.site_rel[0], &ra);
 	/* entry 1: at a direct call of cm_helper */
 	ra = rela_at(&c, orig.site_rel[1]);
 	ra.r_offset = orig.helper_field[0];
-	bogus[1] = ra.r_offset - 1;
+	bogus[1] = ra.r_offset - IT_SITE_BACK;
 	set_rela(&c, orig.site_rel[1], &ra);
 
 	st0 = sc_test_stats();
@@ -301,7 +313,8 @@ static void test_damaged_entries(void **state)
 	check_updates(&m, orig.nsites - 2, "damaged entries");
 	for (int i = 0; i < 2; i++)
 		assert_memory_equal((void *)(m.bias + bogus[i]),
-				    file + (bogus[i] - orig.text.sh_addr), 5);
+				    file + (bogus[i] - orig.text.sh_addr),
+				    IT_SITE_LEN);
 	unload(&m);
 	free(c.p);
 	printf("damaged entries: 2 rejected, %d sites inline, %lu site checks, "

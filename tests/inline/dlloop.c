@@ -46,9 +46,6 @@ IT_NOINLINE int d_call(int x)
 	return r;
 }
 
-/* lea 0x3(,%rdi,4),%eax; ret */
-static const uint8_t far_code[] = {0x8d, 0x04, 0xbd, 0x03,
-				   0x00, 0x00, 0x00, 0xc3};
 static void *target[4]; /* 0 A, 1 B, 2 RET0, 3 far */
 
 static struct itg gen;
@@ -165,8 +162,8 @@ static void test_dlloop(void **state)
 	target[0] = (void *)d_a;
 	target[1] = (void *)d_b;
 	target[2] = static_call_return0;
-	target[3] = it_far_code(near, (size_t)exe_sites + 1, far_code,
-				sizeof(far_code));
+	target[3] = it_far_code(near, (size_t)exe_sites + 1, it_code_4x3,
+				it_code_4x3_len);
 	assert_non_null(target[3]);
 	itg_init(&gen, 0);
 	pthread_rwlockattr_init(&attr);

@@ -41,9 +41,6 @@ IT_NOINLINE int f_call(int x)
 }
 IT_NOINLINE int f_tail(int x) { return static_call(f_op)(x); }
 
-/* lea 0x3(,%rdi,4),%eax; ret */
-static const uint8_t far_code[] = {0x8d, 0x04, 0xbd, 0x03,
-				   0x00, 0x00, 0x00, 0xc3};
 static int far_ref(int x) { return 4 * x + 3; }
 static far_fn_t *far_fn;
 
@@ -64,7 +61,7 @@ static void check(far_fn_t *fn, int (*ref)(int), int want_inline,
 		int op = it_rel32(s[i].addr, &dest);
 		bool reach = !it_far((uintptr_t)s[i].addr, (uintptr_t)fn);
 		bool exe = it_same_module(s[i].addr, (void *)tramp);
-		assert_int_equal(op, s[i].tail ? 0xe9 : 0xe8);
+		assert_int_equal(op, s[i].tail ? IT_TAIL : IT_CALL);
 		assert_int_equal(dest, (uintptr_t)s[i].target);
 		if (reach) {
 			if (s[i].state != STATIC_CALL_SITE_INLINE)
@@ -119,25 +116,29 @@ static void test_far(void **state)
 	}
 	assert_true(n_exe >= 2 && n - n_exe >= 2);
 	near[n] = (uintptr_t)&STATIC_CALL_TRAMP(f_op);
-	far_fn = (far_fn_t *)it_far_code(near, (size_t)n + 1, far_code,
-					 sizeof(far_code));
+	far_fn = (far_fn_t *)it_far_code(near, (size_t)n + 1, it_code_4x3,
+					 it_code_4x3_len);
 	assert_non_null(far_fn);
 	printf("%d sites (%d in the executable, %d in the library); far "
 	       "function at %p\n",
 	       n, n_exe, n - n_exe, (void *)far_fn);
 
-	/* at load: the executable's sites reach f_a, the library's not */
-	check(f_a, f_a, n_exe, "after load");
+	/* at load: the executable's sites reach f_a, the library's only if
+	 * the loader put it close enough (not on x86-64; under qemu-user on
+	 * aarch64, within 128 MiB): check() asserts INLINE exactly where the
+	 * target is in reach, whatever the layout */
+	check(f_a, f_a, -1, "after load");
 	UPDATE(far_fn);
 	check(far_fn, far_ref, 0, "far target");
 	UPDATE(f_b);
-	check(f_b, f_b, n_exe, "back to a near target");
+	check(f_b, f_b, -1, "back to a near target");
 	UPDATE(fm_near);
-	check(fm_near, fm_near, n - n_exe, "a target in the library");
+	check(fm_near, fm_near, -1, "a target in the library");
 	UPDATE(far_fn);
 	check(far_fn, far_ref, 0, "far target again");
 	UPDATE(f_a);
-	check(f_a, f_a, n_exe, "back to the initial target");
+	check(f_a, f_a, -1, "back to the initial target");
+	assert_true(n_inline > 0 && n_tramp > 0);
 	/* the lea of the trampoline's address above is not a site */
 	assert_int_equal(sc_test_stats().sites_rejected, 0);
 	assert_int_equal(sc_test_stats().sites_found, n);

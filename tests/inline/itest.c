@@ -14,11 +14,15 @@
 
 #include "itest.h"
 
-const uint8_t it_nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+#if defined(__x86_64__)
+const uint8_t it_nop[IT_SITE_LEN] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
 const uint8_t it_ret5[5] = {0xc3, 0xcc, 0xcc, 0xcc, 0xcc};
 const uint8_t it_xor5[5] = {0x2e, 0x2e, 0x2e, 0x31, 0xc0};
+/* lea 0x3(,%rdi,4),%eax; ret  /  movl $3,(%rdi); ret */
+const uint8_t it_code_4x3[] = {0x8d, 0x04, 0xbd, 0x03, 0x00, 0x00, 0x00, 0xc3};
+const uint8_t it_code_store3[] = {0xc7, 0x07, 0x03, 0x00, 0x00, 0x00, 0xc3};
 
-int it_rel32(const void *site, uintptr_t *dest)
+int it_branch(const void *site, uintptr_t *dest)
 {
 	const uint8_t *b = site;
 	int32_t rel;
@@ -27,8 +31,44 @@ int it_rel32(const void *site, uintptr_t *dest)
 		return -1;
 	memcpy(&rel, b + 1, sizeof(rel));
 	*dest = (uintptr_t)b + 5 + (uintptr_t)(intptr_t)rel;
-	return b[0];
+	return b[0] == 0xe8 ? IT_CALL : IT_TAIL;
 }
+
+bool it_null_tail(const void *site, uintptr_t tramp)
+{
+	(void)tramp;
+	return memcmp(site, it_ret5, 5) == 0;
+}
+#else
+const uint8_t it_nop[IT_SITE_LEN] = {0x1f, 0x20, 0x03, 0xd5};
+/* lsl w0, w0, #2; add w0, w0, #3; ret  /  mov w1, #3; str w1, [x0]; ret */
+const uint8_t it_code_4x3[] = {0x00, 0x74, 0x1e, 0x53, 0x00, 0x0c,
+			       0x00, 0x11, 0xc0, 0x03, 0x5f, 0xd6};
+const uint8_t it_code_store3[] = {0x61, 0x00, 0x80, 0x52, 0x01, 0x00,
+				  0x00, 0xb9, 0xc0, 0x03, 0x5f, 0xd6};
+
+int it_branch(const void *site, uintptr_t *dest)
+{
+	uint32_t w = sc_test_insn(site), op = w & 0xfc000000u;
+	int32_t imm = (int32_t)(w << 6) >> 6;
+
+	if (op != 0x94000000u && op != 0x14000000u)
+		return -1;
+	*dest = (uintptr_t)site + (uintptr_t)((intptr_t)imm * 4);
+	return op == 0x94000000u ? IT_CALL : IT_TAIL;
+}
+
+/* `b` to the `ret` at offset 16 of the trampoline (arch-aarch64.h) */
+bool it_null_tail(const void *site, uintptr_t tramp)
+{
+	uintptr_t dest;
+
+	return it_branch(site, &dest) == IT_TAIL && dest == tramp + 16 &&
+	       sc_test_insn((void *)dest) == 0xd65f03c0u;
+}
+#endif
+const size_t it_code_4x3_len = sizeof(it_code_4x3);
+const size_t it_code_store3_len = sizeof(it_code_store3);
 
 const char *it_state(int state)
 {
@@ -38,6 +78,7 @@ const char *it_state(int state)
 	return state >= 0 && state < 6 ? names[state] : "?";
 }
 
+#if defined(__x86_64__)
 int it_plt_slot(const void *stub, uintptr_t *slot)
 {
 	static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
@@ -61,6 +102,38 @@ bool it_far(uintptr_t a, uintptr_t b)
 
 	return d > ((uintptr_t)1 << 31) + ((uintptr_t)1 << 20);
 }
+#else
+/* [bti c] adrp x16, page; ldr x17, [x16, #off]; add x16, x16, #off;
+ * br x17 */
+int it_plt_slot(const void *stub, uintptr_t *slot)
+{
+	const uint8_t *q = stub;
+	uint32_t adrp, ldr;
+	int64_t pages;
+
+	if (sc_test_insn(q) == 0xd503245fu)
+		q += 4;
+	adrp = sc_test_insn(q);
+	ldr = sc_test_insn(q + 4);
+	if ((adrp & 0x9f00001fu) != 0x90000010u ||
+	    (ldr & 0xffc003ffu) != 0xf9400211u ||
+	    sc_test_insn(q + 12) != 0xd61f0220u)
+		return -1;
+	/* immhi (bits 5..23) : immlo (bits 29..30), signed, in 4 KiB pages */
+	pages = (int64_t)((((adrp >> 5) & 0x7ffffu) << 2) | ((adrp >> 29) & 3));
+	pages = (int64_t)((uint64_t)pages << 43) >> 43;
+	*slot = ((uintptr_t)q & ~(uintptr_t)4095) + (uintptr_t)(pages * 4096) +
+		((ldr >> 10) & 0xfff) * 8;
+	return 0;
+}
+
+bool it_far(uintptr_t a, uintptr_t b)
+{
+	uintptr_t d = a > b ? a - b : b - a;
+
+	return d > ((uintptr_t)1 << 27) + ((uintptr_t)1 << 20);
+}
+#endif
 
 static bool far_from_all(uintptr_t p, const uintptr_t *near, size_t n)
 {
@@ -103,8 +176,9 @@ void *it_far_code(const uintptr_t *near, size_t n, const void *code, size_t len)
 			munmap(p, 4096);
 			continue;
 		}
-		memset(p, 0xcc, 4096);
+		memset(p, SC_TEST_FILL, 4096);
 		memcpy(p, code, len);
+		__builtin___clear_cache((char *)p, (char *)p + len);
 		if (mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0) {
 			munmap(p, 4096);
 			return NULL;
@@ -128,7 +202,8 @@ static bool any_blocks_sigtrap(void)
 		unsigned long mask = 0;
 		ssize_t n;
 		int fd, f;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+		    sc_test_emulator_thread(atol(e->d_name)))
 			continue;
 		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
 			 e->d_name);
@@ -331,6 +406,7 @@ int it_walk_relocs(const struct it_file *f, it_rel_fn fn, void *arg)
 			}
 			field = r.rela.r_offset - code.sh_addr;
 			r.opcode = -1;
+#if defined(__x86_64__)
 			if (r.rela.r_offset > code.sh_addr &&
 			    field <= code.sh_size &&
 			    code.sh_type != SHT_NOBITS &&
@@ -342,6 +418,26 @@ int it_walk_relocs(const struct it_file *f, it_rel_fn fn, void *arg)
 						 R_X86_64_PC32) &&
 					r.rela.r_addend == -4 &&
 					(r.opcode == 0xe8 || r.opcode == 0xe9);
+			r.kind = r.opcode == 0xe8   ? IT_CALL
+				 : r.opcode == 0xe9 ? IT_TAIL
+						    : 0;
+#else
+			if (r.rela.r_offset >= code.sh_addr &&
+			    field + 4 <= code.sh_size &&
+			    code.sh_type != SHT_NOBITS &&
+			    in_file(f, code.sh_offset, code.sh_size))
+				r.opcode = f->p[code.sh_offset + field + 3];
+			r.call_or_jmp = (ELF64_R_TYPE(r.rela.r_info) ==
+						 R_AARCH64_CALL26 ||
+					 ELF64_R_TYPE(r.rela.r_info) ==
+						 R_AARCH64_JUMP26) &&
+					r.rela.r_addend == 0 &&
+					((r.opcode & 0xfc) == 0x94 ||
+					 (r.opcode & 0xfc) == 0x14);
+			r.kind = (r.opcode & 0xfc) == 0x94   ? IT_CALL
+				 : (r.opcode & 0xfc) == 0x14 ? IT_TAIL
+							     : 0;
+#endif
 			count++;
 			if (fn)
 				fn(arg, &r);

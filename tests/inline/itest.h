@@ -13,28 +13,66 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch.h"
 #include "common.h"
 
 #define IT_NOINLINE __attribute__((noinline, used))
 #define IT_HIDDEN __attribute__((visibility("hidden")))
 
-extern const uint8_t it_nop5[5]; /* 0f 1f 44 00 00 */
-extern const uint8_t it_ret5[5]; /* c3 cc cc cc cc */
-extern const uint8_t it_xor5[5]; /* 2e 2e 2e 31 c0 */
+/* A site's length: 5 (call/jmp rel32), 4 on aarch64 (bl/b); how far
+ * before its relocation's r_offset it starts (the opcode byte; aarch64:
+ * the relocation is on the instruction). */
+#define IT_SITE_LEN SC_TEST_SITE_LEN
+#if defined(__x86_64__)
+#define IT_SITE_BACK 1
+#else
+#define IT_SITE_BACK 0
+#endif
 
-/* The opcode (0xe8 / 0xe9) of a `call/jmp rel32` at @site and its
- * destination; -1 if the site holds something else. */
-int it_rel32(const void *site, uintptr_t *dest);
+/* What the library writes for NULL at a call site: the 5-byte nop
+ * (0f 1f 44 00 00), `nop` on aarch64. */
+extern const uint8_t it_nop[IT_SITE_LEN];
+#if defined(__x86_64__)
+/* NULL at a tail site (c3 cc cc cc cc); RET0 at a call site
+ * (2e 2e 2e 31 c0: xor %eax,%eax).  On aarch64 neither exists: NULL at a
+ * tail site is a branch to its trampoline's `ret` (it_null_tail()), RET0
+ * a call of __static_call_return0 like any target. */
+extern const uint8_t it_ret5[5];
+extern const uint8_t it_xor5[5];
+#define IT_RET0_INLINE 1 /* RET0 at a call site has a state of its own */
+#else
+#define IT_RET0_INLINE 0
+#endif
+
+/* Does the NULL tail site @site hold what the library writes there, given
+ * its trampoline @tramp? */
+bool it_null_tail(const void *site, uintptr_t tramp);
+
+/* A direct call or tail call at @site: IT_CALL (`call rel32`, `bl`) or
+ * IT_TAIL (`jmp rel32`, `b`) and its destination; -1 if the site holds
+ * something else. */
+enum { IT_CALL = 1, IT_TAIL = 2 };
+int it_branch(const void *site, uintptr_t *dest);
+#define it_rel32 it_branch
 
 /* Name of an enum static_call_site_state value. */
 const char *it_state(int state);
 
-/* The GOT slot a PLT entry (jmp *disp32(%rip), maybe after endbr64 / bnd)
- * jumps through: 0, or -1 if @stub is not such an entry. */
+/* The GOT slot a PLT entry (jmp *disp32(%rip), maybe after endbr64 / bnd;
+ * adrp/ldr/add/br x17, maybe after bti c) jumps through: 0, or -1 if
+ * @stub is not such an entry. */
 int it_plt_slot(const void *stub, uintptr_t *slot);
 
-/* Is the distance between @a and @b beyond what a rel32 reaches? */
+/* Is the distance between @a and @b beyond what a direct call reaches
+ * (rel32: 2 GiB; bl: 128 MiB)? */
 bool it_far(uintptr_t a, uintptr_t b);
+
+/* Code for it_far_code(): `int f(int x) { return 4 * x + 3; }` and
+ * `void f(int *p) { *p = 3; }`. */
+extern const uint8_t it_code_4x3[];
+extern const size_t it_code_4x3_len;
+extern const uint8_t it_code_store3[];
+extern const size_t it_code_store3_len;
 
 /* A page more than 2 GiB (+ 1 MiB) away from each of @near[0..n), holding
  * @len bytes of code at its start: written while the page is PROT_READ |
@@ -75,8 +113,11 @@ struct it_rel {
 	Elf64_Rela rela;  /* its contents */
 	const char *name; /* its symbol's name ("" if none) */
 	Elf64_Shdr code;  /* the section it applies to */
-	int opcode;	  /* the file's byte before r_offset, -1 if none */
-	bool call_or_jmp; /* PLT32/PC32, addend -4, opcode e8 or e9 */
+	int opcode;	  /* the file's byte before r_offset (aarch64: the
+			   * top byte at r_offset), -1 if none */
+	bool call_or_jmp; /* PLT32/PC32, addend -4, opcode e8 or e9;
+			   * CALL26/JUMP26, addend 0, bl or b */
+	int kind;	  /* IT_CALL, IT_TAIL (by the opcode), or 0 */
 };
 typedef void (*it_rel_fn)(void *arg, const struct it_rel *r);
 

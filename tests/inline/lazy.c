@@ -91,7 +91,7 @@ static void check(const struct mod *m, int which, l_fn_t *f, int want)
 				 "to %p",
 				 which + 1, s[i].addr, it_state(s[i].state),
 				 s[i].target, (void *)f);
-		assert_int_equal(it_rel32(s[i].addr, &dest), 0xe8);
+		assert_int_equal(it_rel32(s[i].addr, &dest), IT_CALL);
 		assert_int_equal(dest, (uintptr_t)f);
 		n_checks++;
 	}

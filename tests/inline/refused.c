@@ -48,8 +48,8 @@ IT_NOINLINE int r_call2(int x)
 struct snap {
 	int n;
 	struct static_call_site s[MAX_SITES];
-	uint8_t bytes[MAX_SITES][5];
-	uint8_t tramp[16];
+	uint8_t bytes[MAX_SITES][IT_SITE_LEN];
+	uint8_t tramp[STATIC_CALL_TRAMP_SIZE];
 };
 
 static void take(struct snap *sn)
@@ -57,38 +57,41 @@ static void take(struct snap *sn)
 	sn->n = static_call_sites(r_op, sn->s, MAX_SITES);
 	assert_true(sn->n >= 2 && sn->n <= MAX_SITES);
 	for (int i = 0; i < sn->n; i++)
-		memcpy(sn->bytes[i], sn->s[i].addr, 5);
-	memcpy(sn->tramp, (void *)&STATIC_CALL_TRAMP(r_op), 16);
+		memcpy(sn->bytes[i], sn->s[i].addr, IT_SITE_LEN);
+	memcpy(sn->tramp, (void *)&STATIC_CALL_TRAMP(r_op),
+	       STATIC_CALL_TRAMP_SIZE);
 }
 
 static void same(const struct snap *a)
 {
-	assert_memory_equal(a->tramp, (void *)&STATIC_CALL_TRAMP(r_op), 16);
+	assert_memory_equal(a->tramp, (void *)&STATIC_CALL_TRAMP(r_op),
+			    STATIC_CALL_TRAMP_SIZE);
 	for (int i = 0; i < a->n; i++)
-		assert_memory_equal(a->bytes[i], a->s[i].addr, 5);
+		assert_memory_equal(a->bytes[i], a->s[i].addr, IT_SITE_LEN);
 }
 
 static void test_changed_site(void **state)
 {
 	struct snap before;
 	struct static_call_site s[MAX_SITES];
-	uint8_t saved[5];
+	uint8_t saved[IT_SITE_LEN];
 	const struct static_call_stats st0 = sc_test_stats();
 
 	(void)state;
 	take(&before);
 	assert_int_equal(before.s[0].state, STATIC_CALL_SITE_INLINE);
 	/* someone else writes the first site: a call to r_b, say */
-	memcpy(saved, before.s[0].addr, 5);
+	memcpy(saved, before.s[0].addr, IT_SITE_LEN);
 	{
-		uint8_t mine[5] = {0xe8};
-		int32_t rel =
-			(int32_t)((intptr_t)r_b -
-				  (intptr_t)((uint8_t *)before.s[0].addr + 5));
-		memcpy(mine + 1, &rel, 4);
-		assert_int_equal(sc_test_poke_code(before.s[0].addr, mine, 5),
-				 0);
-		memcpy(before.bytes[0], mine, 5);
+		uint8_t mine[IT_SITE_LEN];
+		assert_int_equal(sc_test_put_call(mine,
+						  (uintptr_t)before.s[0].addr,
+						  (uintptr_t)r_b),
+				 IT_SITE_LEN);
+		assert_int_equal(
+			sc_test_poke_code(before.s[0].addr, mine, IT_SITE_LEN),
+			0);
+		memcpy(before.bytes[0], mine, IT_SITE_LEN);
 	}
 	assert_int_equal(static_call_sites(r_op, s, MAX_SITES), before.n);
 	assert_int_equal(s[0].state, STATIC_CALL_SITE_CHANGED);
@@ -104,7 +107,8 @@ static void test_changed_site(void **state)
 	assert_ptr_equal(static_call_query(r_op), r_a);
 
 	/* put back: updates work again */
-	assert_int_equal(sc_test_poke_code(before.s[0].addr, saved, 5), 0);
+	assert_int_equal(
+		sc_test_poke_code(before.s[0].addr, saved, IT_SITE_LEN), 0);
 	assert_int_equal(static_call_update(r_op, r_b), 0);
 	assert_int_equal(r_call(2), 12);
 	assert_int_equal(r_call2(2), 18);

@@ -54,16 +54,13 @@ IT_NOINLINE int ex_call_pm(int x)
 	return r;
 }
 
-/* lea 0x3(,%rdi,4),%eax; ret */
-static const uint8_t far_code[] = {0x8d, 0x04, 0xbd, 0x03,
-				   0x00, 0x00, 0x00, 0xc3};
 static int far_ref(int x) { return 4 * x + 3; }
 static int ret0_ref(int x) { return x - x; }
 static int a_ref(int x) { return x + 1; }
 static int b_ref(int x) { return x * 3; }
 
 static uint8_t *lib_site; /* pm_call_u's call of u_op */
-static uint8_t lib_bytes[5];
+static uint8_t lib_bytes[IT_SITE_LEN];
 static unsigned long n_checks, n_calls, n_updates;
 
 /* Listed sites of @key: all in the executable; returns how many. */
@@ -93,7 +90,7 @@ static void check_u(int (*ref)(int))
 		assert_int_equal(ex_call_u(x), ref(x));
 		n_calls += 3;
 	}
-	assert_memory_equal(lib_site, lib_bytes, 5);
+	assert_memory_equal(lib_site, lib_bytes, IT_SITE_LEN);
 	listed_in_exe(&STATIC_CALL_KEY(u_op), "__SCT__u_op");
 }
 
@@ -107,10 +104,10 @@ static void test_undiscovered(void **state)
 	(void)state;
 	/* the library's site, seen from the target */
 	assert_int_equal(pm_call_u(1), 2);
-	lib_site = (uint8_t *)last_ra - 5;
+	lib_site = (uint8_t *)last_ra - IT_SITE_LEN;
 	assert_false(it_same_module(lib_site, (void *)ex_call_u));
-	memcpy(lib_bytes, lib_site, 5);
-	assert_int_equal(it_rel32(lib_site, &dest), 0xe8);
+	memcpy(lib_bytes, lib_site, IT_SITE_LEN);
+	assert_int_equal(it_rel32(lib_site, &dest), IT_CALL);
 	assert_int_equal(it_plt_slot((void *)dest, &slot), 0);
 	assert_int_equal(*(uintptr_t *)slot,
 			 (uintptr_t)&STATIC_CALL_TRAMP(u_op));
@@ -121,7 +118,7 @@ static void test_undiscovered(void **state)
 		near[i] = (uintptr_t)s[i].addr;
 	near[n] = (uintptr_t)lib_site;
 	near[n + 1] = (uintptr_t)&STATIC_CALL_TRAMP(u_op);
-	far = it_far_code(near, (size_t)n + 2, far_code, sizeof(far_code));
+	far = it_far_code(near, (size_t)n + 2, it_code_4x3, it_code_4x3_len);
 	assert_non_null(far);
 
 	check_u(a_ref);

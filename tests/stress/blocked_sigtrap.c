@@ -276,7 +276,7 @@ static void test_blocked_threads_survive(void **state)
 static void test_int3_refuses(void **state)
 {
 	const unsigned char *t = STATIC_CALL_KEY(bs_op).tramp;
-	unsigned char saved[16];
+	unsigned char saved[STATIC_CALL_TRAMP_SIZE];
 	pthread_t tb;
 	(void)state;
 
@@ -284,13 +284,13 @@ static void test_int3_refuses(void **state)
 	atomic_store(&stop, 0);
 	pthread_create(&tb, NULL, blocked_thread, NULL);
 	usleep(10000);
-	memcpy(saved, t, 16);
+	memcpy(saved, t, STATIC_CALL_TRAMP_SIZE);
 	struct static_call_stats before = sc_test_stats();
 	sc_test_capture_log();
 	assert_int_equal(retarget(), -EAGAIN);
 	struct static_call_stats after = sc_test_stats();
 	assert_non_null(strstr(sc_test_last_log(), "blocks SIGTRAP"));
-	assert_memory_equal(saved, t, 16);
+	assert_memory_equal(saved, t, STATIC_CALL_TRAMP_SIZE);
 	assert_int_equal(after.bytes_written, before.bytes_written);
 	assert_int_equal(after.int3_refused - before.int3_refused, 1);
 	atomic_store(&stop, 1);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "common.h"
 #include "stress.h"
 
@@ -67,20 +68,20 @@ static pid_t parent_pid;
  * In the child: plain system calls only (other threads of the parent may
  * have held stdio or malloc locks at the fork).
  * ------------------------------------------------------------------------ */
-static uint8_t first_byte(const struct static_call_key *key)
+static bool trapped(const struct static_call_key *key)
 {
-	return *(const volatile uint8_t *)key->tramp;
+	return sc_test_trapped(key->tramp);
 }
 
 /* 0, or the number of the first check that failed. */
 static int no_int3(int base)
 {
 	for (int i = 0; i < ST_KEYS; i++)
-		if (first_byte(st_key[i]) == 0xcc)
+		if (trapped(st_key[i]))
 			return base + i;
-	if (first_byte(&STATIC_CALL_KEY(static_call_trace_hook)) == 0xcc)
+	if (trapped(&STATIC_CALL_KEY(static_call_trace_hook)))
 		return base + 4;
-	if (first_byte(&STATIC_CALL_KEY(fk_child)) == 0xcc)
+	if (trapped(&STATIC_CALL_KEY(fk_child)))
 		return base + 5;
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "common.h"
 #include "stress.h"
 
@@ -53,9 +54,9 @@ static unsigned long deadlk_ok, deadlk_bad;
 static unsigned long inline_pokes; /* inline sites rewritten */
 #endif
 
-static uint8_t first_byte(const struct static_call_key *key)
+static bool trapped(const struct static_call_key *key)
 {
-	return *(const volatile uint8_t *)key->tramp;
+	return sc_test_trapped(key->tramp);
 }
 
 static bool in_plan(int i, int *j)
@@ -120,8 +121,7 @@ static void hook_body(enum static_call_trace_step step, unsigned int nr,
 		/* We run on the patcher, between its own writes: if our own
 		 * trampoline starts with int3, we got here through a trap. */
 		if (next_hook != cur_hook) {
-			if (first_byte(&STATIC_CALL_KEY(
-				    static_call_trace_hook)) == 0xcc) {
+			if (trapped(&STATIC_CALL_KEY(static_call_trace_hook))) {
 				hook_self_traps++;
 				batch_self_traps++;
 			} else {
@@ -131,7 +131,7 @@ static void hook_body(enum static_call_trace_step step, unsigned int nr,
 	}
 
 	for (int i = 0; i < ST_KEYS; i++, x = st_next_x(x)) {
-		uint8_t b0 = first_byte(st_key[i]);
+		bool b0 = trapped(st_key[i]);
 		int j, k, r;
 		bool patched = in_plan(i, &j);
 
@@ -141,9 +141,9 @@ static void hook_body(enum static_call_trace_step step, unsigned int nr,
 		}
 		/* A static call of this commit: old at BEGIN, int3 and
 		 * the new target in the window, new at FINISH. */
-		if (window != (b0 == 0xcc))
+		if (window != b0)
 			byte_bad++;
-		if (b0 == 0xcc) {
+		if (b0) {
 			key_self_traps++;
 			batch_self_traps++;
 		}

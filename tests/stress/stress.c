@@ -9,6 +9,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "../arch.h"
 #include "stress.h"
 
 #define ST_F(i, k)                                                             \
@@ -275,14 +276,15 @@ static void put_tramp(struct out *o, uintptr_t pc)
 
 	for (int i = 0; i < 5; i++) {
 		const uint8_t *t = keys[i]->tramp;
-		if (pc < (uintptr_t)t || pc > (uintptr_t)t + 16)
+		if (pc < (uintptr_t)t ||
+		    pc > (uintptr_t)t + STATIC_CALL_TRAMP_SIZE)
 			continue;
 		put(o, " = ");
 		put(o, names[i]);
 		put(o, "+");
 		put_num(o, pc - (uintptr_t)t, 10, 1);
 		put(o, ", trampoline now:");
-		for (int b = 0; b < 16; b++) {
+		for (int b = 0; b < STATIC_CALL_TRAMP_SIZE; b++) {
 			put(o, " ");
 			put_num(o, t[b], 16, 2);
 		}
@@ -292,7 +294,7 @@ static void put_tramp(struct out *o, uintptr_t pc)
 static void crash_report(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t pc = (uintptr_t)SC_TEST_PC(uc);
 	struct out o = {.n = 0};
 
 	put(&o, sig == SIGTRAP ? "FATAL: a SIGTRAP the library passed on"
@@ -303,11 +305,11 @@ static void crash_report(int sig, siginfo_t *si, void *ucv)
 	put_num(&o, (unsigned long)(unsigned int)si->si_code, 10, 1);
 	put(&o, ") in thread ");
 	put_num(&o, (unsigned long)syscall(SYS_gettid), 10, 1);
-	put(&o, ": rip=0x");
+	put(&o, ": pc=0x");
 	put_num(&o, pc, 16, 1);
 	put_tramp(&o, pc);
-	put(&o, "; rsp=0x");
-	put_num(&o, (unsigned long)uc->uc_mcontext.gregs[REG_RSP], 16, 1);
+	put(&o, "; sp=0x");
+	put_num(&o, (unsigned long)SC_TEST_SP(uc), 16, 1);
 	put(&o, " addr=0x");
 	put_num(&o, (unsigned long)(uintptr_t)si->si_addr, 16, 1);
 	put(&o, "\n");

@@ -2,18 +2,35 @@
 # tools/staticcall-sites on files with known sites, and on files it must
 # refuse (with the exit status and the message docs/tools.md gives).
 # Usage: check-sites.sh <tool> <sites_prog> <sites_lib.so> <sites_plain> <dir>
+# Environment: SC_ARCH (x86_64, the default, or aarch64: the files'
+# architecture), SC_EMULATOR (the command that runs a built program, in a
+# cross build), SC_OBJDUMP (an objdump that reads the files).
 set -uo pipefail
 tool=$1 prog=$2 lib=$3 plain=$4 work=$5
 mkdir -p "$work"
 fails=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+emu=(${SC_EMULATOR:-})
+objdump=${SC_OBJDUMP:-objdump}
+case "${SC_ARCH:-x86_64}" in
+aarch64)
+	arch=aarch64 # the name the tool prints
+	b='([0-9a-f]{2} ){3}(9[4-7]|1[4-7])$' # bl / b, little-endian
+	other_machine='\076\000' # EM_X86_64
+	call=bl jmp=b ;;
+*)
+	arch=x86-64
+	b='e[89]( [0-9a-f]{2}){4}$' # call / jmp rel32
+	other_machine='\267\000' # EM_AARCH64
+	call=call jmp=jmp ;;
+esac
 
 # run <expected status> <file...>: output in $out, errors in $err
 run() {
 	local want=$1
 	shift
-	out=$("$tool" "$@" 2>"$work/stderr")
+	out=$("${emu[@]}" "$tool" "$@" 2>"$work/stderr")
 	rc=$?
 	err=$(cat "$work/stderr")
 	if [ "$rc" -eq "$want" ]; then
@@ -35,8 +52,7 @@ has() { # has <text> <extended regex> <what>
 run 0 "$prog"
 echo "$out"
 x='0x[0-9a-f]+ +'
-b='e[89]( [0-9a-f]{2}){4}$'
-has "$out" "^$prog: x86-64 (PIE )?executable$" "header line"
+has "$out" "^$prog: $arch (PIE )?executable$" "header line"
 has "$out" "^${x}call +tool_a +call_a(\+0x[0-9a-f]+)? +defined +$b" \
 	"call of tool_a in call_a, trampoline defined"
 has "$out" "^${x}call +tool_lib +call_lib(\+0x[0-9a-f]+)? +plt +$b" \
@@ -48,14 +64,17 @@ has "$out" "^3 sites: 2 call, 1 tail in [0-9]+ code sections?; 1 module scanned$
 n=$(grep -Ec "^0x" <<<"$out")
 [ "$n" -eq 3 ] && ok "3 site lines" || bad "$n site lines, not 3"
 
-# The bytes and addresses agree with objdump's disassembly of the file.
-if command -v objdump >/dev/null; then
+# The bytes and addresses agree with objdump's disassembly of the file
+# (which shows an A64 instruction as one little-endian word).
+if command -v "$objdump" >/dev/null; then
 	while read -r addr kind name _ _ bytes; do
 		a=$((addr))
-		dis=$(objdump -d --start-address=$a --stop-address=$((a + 5)) "$prog" |
+		dis=$("$objdump" -d --start-address=$a --stop-address=$((a + 5)) "$prog" |
 			grep -E "^ +$(printf '%x' $a):")
-		op=$([ "$kind" = call ] && echo call || echo jmp)
-		if grep -Eq "$bytes[[:space:]]+$op[[:space:]].*<__SCT__$name(@plt)?>" <<<"$dis"; then
+		op=$([ "$kind" = call ] && echo $call || echo $jmp)
+		shown=$bytes
+		[ $arch = aarch64 ] && shown=$(echo $bytes | awk '{ print $4 $3 $2 $1 }')
+		if grep -Eq "$shown[[:space:]]+$op[[:space:]].*<__SCT__$name(@plt)?>" <<<"$dis"; then
 			ok "objdump: $op __SCT__$name at $addr ($bytes)"
 		else
 			bad "objdump at $addr does not show $op __SCT__$name ($bytes): $dis"
@@ -70,7 +89,7 @@ has "$out" "^${x}call +tool_lib +lib_call(\+0x[0-9a-f]+)? +defined +$b" \
 has "$out" "^4 sites: 3 call, 1 tail in [0-9]+ code sections?; 2 modules scanned$" \
 	"summary of two modules"
 listed=$(awk '/^0x/ { n[$3]++ } END { for (k in n) print k, n[k] }' <<<"$out" | sort)
-taken=$("$prog" | sort)
+taken=$("${emu[@]}" "$prog" | sort)
 if [ "$listed" = "$taken" ]; then
 	ok "the library took the sites listed: $(echo $taken)"
 else
@@ -86,10 +105,10 @@ has "$err" "not an ELF file" "a script: ENOEXEC, not ELF"
 head -c $(($(stat -c %s "$prog") / 2)) "$prog" >"$work/truncated"
 run 8 "$work/truncated"
 has "$err" "malformed ELF file" "a truncated copy: ENOEXEC, malformed"
-cp "$prog" "$work/aarch64"
-printf '\267\000' | dd of="$work/aarch64" bs=1 seek=18 conv=notrunc status=none
-run 8 "$work/aarch64"
-has "$err" "not an x86-64 ELF file" "e_machine aarch64: ENOEXEC, architecture"
+cp "$prog" "$work/other-machine"
+printf "$other_machine" | dd of="$work/other-machine" bs=1 seek=18 conv=notrunc status=none
+run 8 "$work/other-machine"
+has "$err" "not an $arch ELF file" "e_machine of another architecture: ENOEXEC"
 cp "$prog" "$work/object"
 printf '\001\000' | dd of="$work/object" bs=1 seek=16 conv=notrunc status=none
 run 8 "$work/object"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "common.h"
 #include "shared_mod.h"
 
@@ -201,8 +202,13 @@ static void test_batch_across_modules(void **state)
 	after = sc_test_stats();
 	assert_int_equal(after.batches - before.batches, 1);
 	assert_int_equal(after.sites_patched - before.sites_patched, 3);
-	/* one sync with the trap-free protocol, three with int3 */
-	assert_int_equal(after.syncs - before.syncs, sc_test_int3() ? 3 : 1);
+	/* one sync with the trap-free protocol, three with int3 (on aarch64
+	 * two when no far slot changed: the targets' distances decide) */
+	if (sc_test_int3())
+		assert_true(after.syncs - before.syncs >= SC_TEST_INT3_STEPS &&
+			    after.syncs - before.syncs <= 3);
+	else
+		assert_int_equal(after.syncs - before.syncs, 1);
 	assert_int_equal(sm_call_op(1), 8);
 	assert_int_equal(static_call(sm_op)(1), 8);
 	assert_int_equal(sm_call_ex_op(1), -1);
@@ -277,7 +283,7 @@ static void app_trap(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	(void)si;
-	(void)uc;
+	sc_test_skip_brk(uc); /* go on to the ret */
 	app_traps++;
 }
 
@@ -302,8 +308,9 @@ static void test_unloaded_sites_forgotten(void **state)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (code == MAP_FAILED)
 		skip(); /* the address was taken again meanwhile */
-	memset(code, 0xcc, 4096);
-	code[(site & 4095) + 1] = 0xc3;
+	memset(code, SC_TEST_FILL, 4096);
+	sc_test_put_ret(code + (site & 4095) +
+			sc_test_put_trap(code + (site & 4095)));
 	assert_int_equal(mprotect(code, 4096, PROT_READ | PROT_EXEC), 0);
 
 	memset(&sa, 0, sizeof(sa));

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch.h"
 #include "common.h"
 
 DEFINE_STATIC_KEY_TRUE(kt_a);
@@ -227,9 +228,11 @@ static void test_arrays(void **state)
 static void test_site_mismatch(void **state)
 {
 	struct static_key_entry *e = __start_sc_jump_table;
-	uint8_t *site = NULL, saved[5], bad[5] = {0x90, 0x90, 0x90, 0x90, 0x90};
+	uint8_t *site = NULL, saved[SC_TEST_SITE_LEN], bad[SC_TEST_SITE_LEN];
 	struct static_key *key = NULL;
 	(void)state;
+
+	sc_test_put_foreign(bad);
 
 	/* the first site of kf_a in our jump table */
 	for (; e < __stop_sc_jump_table; e++) {
@@ -242,8 +245,8 @@ static void test_site_mismatch(void **state)
 		}
 	}
 	assert_non_null(site);
-	memcpy(saved, site, 5);
-	assert_int_equal(sc_test_poke_code(site, bad, 5), 0);
+	memcpy(saved, site, sizeof(saved));
+	assert_int_equal(sc_test_poke_code(site, bad, sizeof(bad)), 0);
 	sc_test_capture_log();
 	struct static_call_stats before = sc_test_stats();
 	assert_int_equal(__static_key_set(key, 1), -EILSEQ);
@@ -251,7 +254,7 @@ static void test_site_mismatch(void **state)
 	assert_int_equal(after.bytes_written, before.bytes_written);
 	assert_non_null(strstr(sc_test_last_log(), "changed behind our back"));
 	assert_false(static_key_enabled(&kf_a)); /* state unchanged */
-	assert_int_equal(sc_test_poke_code(site, saved, 5), 0);
+	assert_int_equal(sc_test_poke_code(site, saved, sizeof(saved)), 0);
 	assert_int_equal(static_branch_enable(&kf_a), 0);
 	assert_int_equal(static_branch_disable(&kf_a), 0);
 	verify_keys();
