@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * An ifunc replacement that can change its mind: a CRC32-C implementation
- * chosen by CPU features at start-up (the SSE4.2 crc32 instruction, or a
- * table-driven one), through a static call.  Unlike an ifunc, the choice
+ * chosen by CPU features at start-up (the crc32 instructions of SSE4.2 on
+ * x86-64, of the CRC32 extension on aarch64, or a table-driven one),
+ * through a static call.  Unlike an ifunc, the choice
  * can be revisited later (here: a "paranoid" mode that switches to the
  * portable code at run time, while other threads may be hashing).
  */
@@ -26,8 +27,10 @@ static uint32_t crc32c_table(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
+#if defined(__x86_64__)
+#define HW_NAME "sse4.2"
 __attribute__((target("sse4.2"))) static uint32_t
-crc32c_sse42(uint32_t crc, const void *buf, size_t len)
+crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;
@@ -41,6 +44,36 @@ crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 	return ~(uint32_t)c;
 }
+
+static int hw_supported(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("sse4.2");
+}
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#define HW_NAME "crc32"
+__attribute__((target("+crc"))) static uint32_t
+crc32c_hw(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t c = ~crc;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_aarch64_crc32cx(c, v);
+	}
+	while (len--)
+		c = __builtin_aarch64_crc32cb(c, *p++);
+	return ~c;
+}
+
+static int hw_supported(void)
+{
+	return (getauxval(AT_HWCAP) & (1ul << 7)) != 0; /* HWCAP_CRC32 */
+}
+#endif
 
 DEFINE_STATIC_CALL(crc32c, crc32c_table);
 
@@ -61,14 +94,12 @@ int main(void)
 	uint32_t a, b;
 
 	init_table();
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("sse4.2") &&
-	    static_call_update(crc32c, crc32c_sse42) != 0)
+	if (hw_supported() && static_call_update(crc32c, crc32c_hw) != 0)
 		return 1;
 	a = static_call(crc32c)(0, msg, 9);
 	printf("start-up choice: %s, crc32c(\"%s\") = %08x\n",
-	       static_call_query(crc32c) == crc32c_sse42 ? "sse4.2" : "table",
-	       msg, a);
+	       static_call_query(crc32c) == crc32c_hw ? HW_NAME : "table", msg,
+	       a);
 
 	/* later: switch to the portable code, live */
 	if (static_call_update(crc32c, crc32c_table) != 0)

@@ -113,9 +113,12 @@ static void print_sites(const char *when)
 {
 	struct static_call_site s[8];
 	int n = static_call_sites(demo_op, s, 8);
-	static const char *const state[] = {
-		"call via trampoline", "direct call", "nop", "ret",
-		"xor %eax,%eax",       "changed"};
+	static const char *const state[] = {"call via trampoline",
+					    "direct call",
+					    "nop",
+					    "ret",
+					    "return 0",
+					    "changed"};
 
 	if (n <= 0) {
 		printf("call sites (%s): none inline (this build calls "
