@@ -1159,6 +1159,8 @@ void sc_flip_forget(uintptr_t lo, uintptr_t hi)
 		region_drop(&regions[j]);
 		j++;
 	}
+	if (j == i)
+		return; /* none (the table may not even exist) */
 	memmove(&regions[i], &regions[j], (nregions - j) * sizeof(*regions));
 	nregions -= j - i;
 }
