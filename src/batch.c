@@ -55,6 +55,13 @@ static bool req_less(const void *x, const void *y)
 	return a->seq < b->seq;
 }
 
+static uintptr_t req_key(const void *x, int k)
+{
+	const struct sc_req *r = &((const union sc_slot *)x)->r;
+
+	return k ? r->seq : (uintptr_t)r->owner;
+}
+
 /* Keep the last request per owner (sorted by owner, seq). */
 static size_t dedupe(union sc_slot *r, size_t n)
 {
@@ -74,6 +81,12 @@ static bool poke_less(const void *x, const void *y)
 {
 	return ((const struct sc_poke *)x)->addr <
 	       ((const struct sc_poke *)y)->addr;
+}
+
+static uintptr_t poke_key(const void *x, int k)
+{
+	(void)k;
+	return (uintptr_t)((const struct sc_poke *)x)->addr;
 }
 
 static int verify(const struct sc_poke *p)
@@ -99,7 +112,7 @@ static int verify(const struct sc_poke *p)
 int sc_work_patch(void)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct sc_poke),
-					       poke_less, NULL};
+					       poke_less, NULL, poke_key, 1};
 	int err = 0;
 
 	sc_sort(work.v, work.n, &ops);
@@ -121,7 +134,7 @@ int sc_work_patch(void)
 int sc_commit(union sc_slot *reqs, size_t n)
 {
 	static const struct sc_sort_ops by_owner = {sizeof(*reqs), req_less,
-						    NULL};
+						    NULL, req_key, 2};
 	int err = sc_lock();
 
 	if (err) {

@@ -550,15 +550,20 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
  * apart, within one segment. */
 static void plan_pages(struct sc_poke *p, size_t a, size_t b, size_t gap)
 {
+	uintptr_t slo = 0, shi = 0;
+	int prot = 0;
+
 	while (a < b) {
-		uintptr_t lo, hi, slo, shi;
+		uintptr_t lo, hi, pa = (uintptr_t)p[a].addr;
 		size_t e;
-		int prot;
 		if (p[a].via != SC_VIA_FLIP) {
 			a++;
 			continue;
 		}
-		if (sc_code_range(p[a].addr, p[a].len, &slo, &shi, &prot)) {
+		/* sorted pokes: the segment of the last one, most often */
+		if ((pa < slo || pa + p[a].len > shi) &&
+		    sc_code_range(p[a].addr, p[a].len, &slo, &shi, &prot)) {
+			slo = shi = 0;
 			demote(p, a, a + 1, -ENOEXEC);
 			a++;
 			continue;

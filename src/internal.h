@@ -101,8 +101,14 @@ struct sc_sort_ops {
 	size_t size;				     /* of an element */
 	bool (*less)(const void *a, const void *b);  /* strict order */
 	void (*swap)(void *a, void *b, size_t size); /* NULL: swap bytes */
+	/* The same order as keys, most significant first: key k of an
+	 * element, k < nkeys (NULL: only the heap sort). */
+	uintptr_t (*key)(const void *e, int k);
+	int nkeys;
 };
-/* In-place heap sort: no allocation (async-signal-safe), O(n log n). */
+/* Sort in place, no malloc (async-signal-safe): a radix sort of the keys
+ * for large tables, a heap sort otherwise; O(n log n) at worst.  Not
+ * stable for equal keys. */
 SC_HIDDEN void sc_sort(void *base, size_t n, const struct sc_sort_ops *ops);
 
 struct sc_stats {
@@ -158,8 +164,13 @@ struct sc_site {
  * OS and machine primitives (os.c).  Every check fails closed: a question
  * that cannot be answered is an error, never a "no".
  * ======================================================================== */
-SC_HIDDEN long sc_gettid(void); /* cached per thread; async-signal-safe */
-SC_HIDDEN size_t sc_page_size(void);
+SC_HIDDEN long sc_gettid(void);	   /* cached per thread; async-signal-safe */
+SC_HIDDEN extern size_t sc_pagesz; /* 0 until first asked */
+SC_HIDDEN size_t sc_page_size_slow(void);
+static inline size_t sc_page_size(void)
+{
+	return sc_pagesz ? sc_pagesz : sc_page_size_slow();
+}
 /* Is the running kernel older than @major.@minor (or unknown)? */
 SC_HIDDEN bool sc_os_kernel_before(long major, long minor);
 

@@ -123,6 +123,12 @@ static bool entry_less(const void *a, const void *b)
 	return (uintptr_t)entry_key(a) < (uintptr_t)entry_key(b);
 }
 
+static uintptr_t entry_sort_key(const void *e, int k)
+{
+	(void)k;
+	return (uintptr_t)entry_key(e);
+}
+
 /* Entries hold self-relative offsets: moving one means re-basing them. */
 static void entry_move(struct static_key_entry *to,
 		       const struct static_key_entry *from)
@@ -264,10 +270,17 @@ static bool site_less(const void *x, const void *y)
 	return a->addr < b->addr;
 }
 
+static uintptr_t site_key(const void *x, int k)
+{
+	const struct sc_site *s = x;
+
+	return k ? (uintptr_t)s->addr : s->tramp;
+}
+
 static void sort_sites(struct module *m)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct sc_site),
-					       site_less, NULL};
+					       site_less, NULL, site_key, 2};
 
 	sc_sort(m->sites.v, m->sites.n, &ops);
 }
@@ -478,7 +491,8 @@ static int module_load(struct static_key_entry *start,
 		       struct static_key_entry *stop, const void *anchor)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct static_key_entry),
-					       entry_less, entry_swap};
+					       entry_less, entry_swap,
+					       entry_sort_key, 1};
 	struct module *m;
 	const char *name;
 	int err;

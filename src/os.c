@@ -61,13 +61,12 @@ SC_SIGNAL_CODE long sc_gettid(void)
 
 void sc_os_forget_tid(void) { cached_tid = 0; }
 
-size_t sc_page_size(void)
-{
-	static size_t ps;
+size_t sc_pagesz;
 
-	if (!ps)
-		ps = (size_t)sysconf(_SC_PAGESIZE);
-	return ps;
+size_t sc_page_size_slow(void)
+{
+	sc_pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	return sc_pagesz;
 }
 
 int sc_array_grow(void **v, size_t *cap, size_t n, size_t size, size_t min)
