@@ -68,24 +68,29 @@ struct rec {
 	size_t i;
 };
 
-/* Stable sort of @r by k, 16 bits a pass, into @tmp and back: the passes
- * whose digit is the same everywhere are skipped. */
-static void radix(struct rec *r, struct rec *tmp, size_t n, unsigned *count)
+/* Stable sort of @r by k, @bits (8 or 16) a pass, into @tmp and back:
+ * passes whose digit is the same everywhere are skipped (the high bits of
+ * addresses).  Smaller tables take smaller digits, so that clearing and
+ * summing the counts does not cost more than the table. */
+static void radix(struct rec *r, struct rec *tmp, size_t n, unsigned *count,
+		  unsigned bits)
 {
-	for (unsigned shift = 0; shift < 8 * sizeof(uintptr_t); shift += 16) {
+	size_t buckets = (size_t)1 << bits, mask = buckets - 1;
+
+	for (unsigned shift = 0; shift < 8 * sizeof(uintptr_t); shift += bits) {
 		size_t pos = 0;
-		memset(count, 0, 65536 * sizeof(*count));
+		memset(count, 0, buckets * sizeof(*count));
 		for (size_t i = 0; i < n; i++)
-			count[(r[i].k >> shift) & 0xffff]++;
-		if (count[(r[0].k >> shift) & 0xffff] == n)
+			count[(r[i].k >> shift) & mask]++;
+		if (count[(r[0].k >> shift) & mask] == n)
 			continue;
-		for (size_t d = 0; d < 65536; d++) {
+		for (size_t d = 0; d < buckets; d++) {
 			size_t c = count[d];
 			count[d] = (unsigned)pos;
 			pos += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			tmp[count[(r[i].k >> shift) & 0xffff]++] = r[i];
+			tmp[count[(r[i].k >> shift) & mask]++] = r[i];
 		memcpy(r, tmp, n * sizeof(*r));
 	}
 }
@@ -135,7 +140,7 @@ void sc_sort(void *base, size_t n, const struct sc_sort_ops *ops)
 	for (int k = o.nkeys; k-- > 0;) {
 		for (size_t i = 0; i < n; i++)
 			r[i].k = o.key(v + r[i].i * o.size, k);
-		radix(r, tmp, n, count);
+		radix(r, tmp, n, count, n < 65536 ? 8 : 16);
 	}
 	if (!o.swap) {
 		/* plain memory: gather in order, copy back */
