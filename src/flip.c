@@ -501,6 +501,17 @@ static int exec_allowed(void)
  */
 static void plan_pages(struct sc_poke *p, size_t a, size_t b, size_t gap);
 
+/* Exactly one region of this generation: flip it; anything else becomes a
+ * new region (an older generation's too: F1). */
+static void step_kind(struct step *s)
+{
+	const struct region *r = s->ra < nregions ? &regions[s->ra] : NULL;
+
+	s->create = !(s->rb == s->ra + 1 && r->lo == s->lo && r->n == s->n &&
+		      r->gen == cur_gen);
+	s->to = s->create ? 1 : r->side ^ 1;
+}
+
 static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 			  uintptr_t hi, uintptr_t slo, uintptr_t shi, int prot,
 			  bool split)
@@ -538,11 +549,7 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 	s->rb = rb;
 	s->pa = a;
 	s->pb = b;
-	/* exactly one region of this generation: flip it; anything else
-	 * becomes a new region (an older generation's too: F1) */
-	s->create = !(rb == ra + 1 && regions[ra].lo == lo &&
-		      regions[ra].n == s->n && regions[ra].gen == cur_gen);
-	s->to = s->create ? 1 : regions[ra].side ^ 1;
+	step_kind(s);
 	s->off = -1;
 }
 
@@ -615,14 +622,41 @@ void sc_flip_plan(struct sc_poke *p, size_t n)
 	plan.fd = cur.fd;
 	plan.gen = cur_gen;
 	/* Two steps that grew into each other through regions wider than the
-	 * gap between their pokes: the later one's pokes go to int3. */
+	 * gap between their pokes become one (both ranges were checked, and
+	 * they lie in one segment: they share pages).  Not int3 for the later
+	 * one: its writes would go into the copy the earlier one maps out. */
 	for (size_t i = 1; i < plan.n; i++) {
 		struct step *s = &plan.v[i - 1], *t = &plan.v[i];
-		if (t->lo < s->lo + s->n * ps()) {
-			demote(p, t->pa, t->pb, -EBUSY);
-			memmove(t, t + 1, (plan.n - i - 1) * sizeof(*t));
+		uintptr_t hi = s->lo + s->n * ps();
+		if (t->lo >= hi)
+			continue;
+		if (t->lo + t->n * ps() > hi)
+			hi = t->lo + t->n * ps();
+		s->n = (hi - s->lo) / ps();
+		s->rb = t->rb > s->rb ? t->rb : s->rb;
+		s->pb = t->pb;
+		step_kind(s);
+		memmove(t, t + 1, (plan.n - i - 1) * sizeof(*t));
+		plan.n--;
+		i--;
+	}
+	/* No int3 poke may write a page that flips in the same batch: its
+	 * bytes would go into the copy mapped out (or, after the flip, into
+	 * the copy no longer mapped).  Pokes demoted above (a straddling site
+	 * that cannot flip, a failed step) take the pages' other pokes with
+	 * them. */
+	for (size_t i = 0, k = 0; i < n && k < plan.n; i++) {
+		uintptr_t a = page_of((uintptr_t)p[i].addr);
+		if (p[i].via != SC_VIA_INT3)
+			continue;
+		while (k < plan.n && plan.v[k].lo + plan.v[k].n * ps() <= a)
+			k++;
+		if (k < plan.n && plan.v[k].lo < poke_end_page(&p[i])) {
+			demote(p, plan.v[k].pa, plan.v[k].pb, -EBUSY);
+			memmove(&plan.v[k], &plan.v[k + 1],
+				(plan.n - k - 1) * sizeof(plan.v[0]));
 			plan.n--;
-			i--;
+			i--; /* the same poke against the next step */
 		}
 	}
 	plan.active = plan.n > 0;
