@@ -479,6 +479,14 @@ static int exec_allowed(void)
 	m = err ? err
 		: sc_os_mmap(0, ps(), PROT_READ | PROT_EXEC, MAP_PRIVATE,
 			     cur.fd, cur.end);
+	if (m == -ENOMEM || m == -EMFILE || m == -ENFILE || m == -ENOSPC ||
+	    m == -EAGAIN || m == -EINTR) {
+		/* out of something for now (mappings, descriptors, memfd
+		 * space), not a refusal: int3 for this batch only */
+		sc_debug("no executable copy of code for now: %s",
+			 sc_strerror((int)-m));
+		return (int)m;
+	}
 	if (m < 0) {
 		exec_ok = (int)m;
 		sc_info("no executable copies of code (%s): sites are patched "
@@ -599,6 +607,8 @@ static bool straddle_ok(void)
 
 void sc_flip_plan(struct sc_poke *p, size_t n)
 {
+	int ex = 1;
+
 	plan.n = 0;
 	plan.pokes = p;
 	plan.active = false;
@@ -606,7 +616,9 @@ void sc_flip_plan(struct sc_poke *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i].via != SC_VIA_FLIP)
 			continue;
-		if (exec_allowed() != 0)
+		if (ex == 1)
+			ex = exec_allowed(); /* once per batch */
+		if (ex != 0)
 			p[i].via = SC_VIA_INT3;
 		else if (poke_end_page(&p[i]) - page_of((uintptr_t)p[i].addr) >
 				 ps() &&

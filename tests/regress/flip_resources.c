@@ -4,15 +4,15 @@
  * and the process is fine afterwards.
  *
  * Sites: a 19-page section (rg_pages.h) with two sites of rs_k, on pages
- * 0 and 12 (two regions), and one of rs_warm on page 18; a static call
- * rs_op.  Each scenario runs in a fork child of a process that never
+ * 0 and 12 (two regions), one of rs_fresh on page 6 and one of rs_warm on
+ * page 18; a static call rs_op.  Each scenario runs in a fork child of a process that never
  * updated anything, so rs_k's pages and rs_op's trampoline page were never
  * flipped.  In each, while a resource is exhausted, rs_k is enabled and
  * rs_op retargeted: each must return 0 (and then every site and call
  * follows) or a negative errno (and then every site and call is as it
  * was).  Where the resource comes back, the same changes must then
- * succeed, and under the default protocol without any site falling back
- * to int3 (nothing on those pages stops a flip any more).
+ * succeed, and toggles of rs_fresh (a page nobody wrote) must flip under
+ * the default protocol, without falling back to int3.
  *
  *  fds_first     RLIMIT_NOFILE exhausted before the first flip ever
  *                (memfd_create and every /proc open fail), then freed;
@@ -46,15 +46,18 @@
 
 DEFINE_STATIC_KEY_FALSE(rs_k);
 DEFINE_STATIC_KEY_FALSE(rs_warm);
+DEFINE_STATIC_KEY_FALSE(rs_fresh);
 RG_KEY_REF(rs_k_ref, rs_k);
 RG_KEY_REF(rs_warm_ref, rs_warm);
+RG_KEY_REF(rs_fresh_ref, rs_fresh);
 
-int rs_a0(void), rs_a12(void), rs_w18(void);
+int rs_a0(void), rs_f6(void), rs_a12(void), rs_w18(void);
 
 __asm__(RG_PAGES_MACRO
 	".pushsection .text.rg_flip_resources, \"ax\", @progbits\n"
 	".balign 4096, 0xcc\n"
 	"rg_key_site rs_a0, rs_k_ref, 0\n"
+	"rg_key_site rs_f6, rs_fresh_ref, (6*4096)\n"
 	"rg_key_site rs_a12, rs_k_ref, (12*4096)\n"
 	"rg_key_site rs_w18, rs_warm_ref, (18*4096)\n"
 	".org 19 * 4096 - 1, 0xcc\n"
@@ -106,10 +109,11 @@ static void change_starved(const char *what, int *errs)
 	errs[1] = e2;
 }
 
-/* With the resource back: toggles and updates work, and flip. */
+/* With the resource back: toggles and updates work; and a key whose
+ * site was never touched (rs_fresh, page 6) flips. */
 static void change_recovered(const char *what)
 {
-	struct static_call_stats s0 = sc_test_stats(), s1;
+	struct static_call_stats s0, s1;
 
 	for (int i = 0; i < 6; i++) {
 		int e1 = i & 1 ? static_branch_disable(&rs_k)
@@ -118,6 +122,13 @@ static void change_recovered(const char *what)
 		RG_CHECK(e1 == 0 && e2 == 0, "%s: round %d: %s, %s", what, i,
 			 strerror(-e1), strerror(-e2));
 		check_all(what);
+	}
+	s0 = sc_test_stats();
+	for (int i = 0; i < 4; i++) {
+		int e = i & 1 ? static_branch_disable(&rs_fresh)
+			      : static_branch_enable(&rs_fresh);
+		RG_CHECK(e == 0, "%s: rs_fresh: %s", what, strerror(-e));
+		RG_CHECK(rs_f6() == !(i & 1), "%s: rs_fresh's site", what);
 	}
 	s1 = sc_test_stats();
 	printf("%s: afterwards %llu flips, %llu int3 fallbacks\n", what,
