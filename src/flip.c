@@ -1131,8 +1131,14 @@ int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
  * move now, each to a copy of its own in the new memfd, the view replaced
  * at the same address (an update in progress, forked from the trace hook,
  * keeps valid pointers into it).
+ *
+ * The child never writes the canary it inherited (sc_flip_check_fork()):
+ * that would copy the page in the child and leave the parent's canary
+ * mapped by the parent alone, which hides a raw fork from the parent while
+ * the child still maps the parent's copies.  It takes a canary of its own
+ * and leaves the inherited page as it is, mapped, one page per fork.
  */
-void sc_flip_after_fork(void)
+void sc_flip_after_fork(bool child)
 {
 	int old = cur.fd;
 
@@ -1161,8 +1167,15 @@ void sc_flip_after_fork(void)
 	 * descriptor it planned with, and closes it (plan_end) */
 	if (old >= 0 && !(plan.active && plan.fd == old))
 		close(old);
-	if (canary)
+	if (child) {
+		void *m = mmap(NULL, ps(), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		canary = m == MAP_FAILED ? NULL : m;
+		if (canary)
+			canary[0] = 1;
+	} else if (canary) {
 		canary[0]++; /* ours alone again: this fork is dealt with */
+	}
 }
 
 /*
@@ -1187,7 +1200,7 @@ void sc_flip_check_fork(void)
 	if (sc_os_pagemap((uintptr_t)canary, 1, &pm) == 0 &&
 	    (pm & SC_PM_PRESENT) && !(pm & SC_PM_EXCLUSIVE)) {
 		sc_debug("forked without atfork handlers: new code copies");
-		sc_flip_after_fork();
+		sc_flip_after_fork(false);
 	}
 	canary[0]++;
 }

@@ -296,7 +296,9 @@ SC_HIDDEN void sc_flip_undo(void);
 SC_HIDDEN void sc_flip_finish(void);
 SC_HIDDEN void sc_flip_abort(void);
 SC_HIDDEN void sc_flip_synced(void);
-SC_HIDDEN void sc_flip_after_fork(void);
+/* After a fork, in the parent (@child false) or the child: a new memfd
+ * generation. */
+SC_HIDDEN void sc_flip_after_fork(bool child);
 /* An int3 write into a flipped page, through its memfd copy (so that the
  * page stays the memfd's): 1 if written, 0 if not such a page, -errno. */
 SC_HIDDEN int sc_flip_write(void *addr, const void *src, size_t len);

@@ -123,7 +123,7 @@ static void atfork_parent(void)
 	/* before anyone can write again: no copy of code may be shared with
 	 * the child (flip.c, F1) */
 	if (fork_lock_err != -ENOTRECOVERABLE)
-		sc_flip_after_fork();
+		sc_flip_after_fork(false);
 	if (fork_lock_err == 0)
 		sc_unlock();
 }
@@ -133,7 +133,7 @@ static void forget_parent(void)
 {
 	sc_os_forget_tid();
 	sc_trap_after_fork();
-	sc_flip_after_fork();
+	sc_flip_after_fork(true);
 	sc_text_after_fork();
 	sc_sync_after_fork();
 }
