@@ -409,6 +409,7 @@ struct step {
 	uint8_t to;	 /* the copy this step maps */
 	bool flipped;	 /* the copy @to is mapped now */
 	bool covered;	 /* create: the range maps the new copies */
+	bool dropped;	 /* over retired code: left alone from then on */
 	size_t pa, pb;	 /* its pokes: plan.pokes[pa..pb) */
 	size_t touched;	 /* pages with pokes: bit map at plan.bits[touched] */
 	uint64_t *stale; /* create: the new region's bit map, if it needs
@@ -854,6 +855,8 @@ int sc_flip_apply(void)
 		return 0;
 	for (k = 0; k < plan.n && !err; k++) {
 		struct step *s = &plan.v[k];
+		if (s->dropped)
+			continue;
 		err = map_copy(s, s->to);
 		s->flipped = s->covered = !err;
 	}
@@ -901,12 +904,12 @@ void sc_flip_drop_retired(void)
 		if (!sc_code_retired((void *)s->lo))
 			continue;
 		/* the module's code went: nothing of it may be mapped again,
-		 * and its copies are forgotten with it (module.c) */
+		 * and its regions are forgotten with it (module.c); a new
+		 * region's copies go at the end of the batch */
 		for (size_t i = s->pa; i < s->pb; i++)
 			plan.pokes[i].via = SC_VIA_NONE;
 		s->flipped = s->covered = false;
-		s->create = true; /* keeps the region table as it is */
-		s->n = 0;
+		s->dropped = true;
 	}
 }
 
@@ -933,6 +936,14 @@ void sc_flip_finish(void)
 		size_t ra = (size_t)((long)s->ra + shift);
 		size_t rb = (size_t)((long)s->rb + shift);
 		struct region nr;
+		if (s->dropped) {
+			/* keeps the region table as it is */
+			if (s->create && s->off >= 0)
+				space_free(plan.gen, s->off, 2 * s->n);
+			if (s->stale)
+				munmap(s->stale, words * 8);
+			continue;
+		}
 		/* Whatever happened, the spare copy now differs from the live
 		 * one in the touched pages: it holds this batch's bytes, or
 		 * (after an undo) the live copy does not. */
