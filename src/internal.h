@@ -242,6 +242,8 @@ SC_HIDDEN void sc_code_forget(const void *anchor);
 SC_HIDDEN void sc_code_retire(uintptr_t lo, uintptr_t hi);
 SC_HIDDEN unsigned int sc_code_retirements(void);
 SC_HIDDEN bool sc_code_retired(const void *addr);
+/* The patch lock was just taken: forget every retired range. */
+SC_HIDDEN void sc_code_retire_reset(void);
 /* Open the file the object was loaded from, checked to be that file (same
  * program headers); fd or -errno. */
 SC_HIDDEN int sc_os_object_file(const struct sc_object *obj, const char **path);

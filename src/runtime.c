@@ -62,6 +62,7 @@ static int lock_check_fork(pid_t pid)
 	if (lock_lost)
 		return -ENOTRECOVERABLE;
 	atomic_store(&lock_pid, pid);
+	sc_code_retire_reset();
 	return 0;
 }
 
@@ -93,6 +94,7 @@ int sc_lock(void)
 		expect = 0;
 	}
 	atomic_store(&lock_pid, pid);
+	sc_code_retire_reset();
 	return 0;
 }
 
