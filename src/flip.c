@@ -1027,6 +1027,42 @@ int sc_flip_write(void *addr, const void *src, size_t len)
 	return 1;
 }
 
+/*
+ * The int3 protocol wrote [addr, addr + len) in place (sc_flip_write()
+ * declined: the page holds bytes of someone else's, a breakpoint, and is a
+ * private copy of its own now).  The region's live copy gets the same
+ * bytes, so that it stays what the page should hold: F4 then finds only
+ * the foreign bytes, and once they are gone the page flips again.  No
+ * thread runs that copy of the page (the mapping shows the private copy),
+ * and the spare copy lacks the change (the page turns stale).
+ */
+void sc_flip_wrote(void *addr, const void *src, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, end = a + len;
+
+	while (a < end) {
+		uintptr_t page = page_of(a), n = end - a;
+		struct region *r = region_of(a);
+		size_t i;
+		if (n > page + ps() - a)
+			n = page + ps() - a;
+		if (r && r->mode == R_FLIP && r->gen == cur_gen &&
+		    cur.fd >= 0) {
+			i = (page - r->lo) / ps();
+			if (pwrite(cur.fd,
+				   (const uint8_t *)src + (a - (uintptr_t)addr),
+				   n,
+				   r->off +
+					   (off_t)((r->side * r->n + i) * ps() +
+						   (a - page))) != (ssize_t)n)
+				sc_debug("page %p: its copy lacks a write",
+					 (void *)page);
+			stale_of(r)[i / 64] |= 1ull << (i % 64);
+		}
+		a += n;
+	}
+}
+
 /* ------------------------------------------------------------------------
  * Store views (the store protocol's writable second mapping)
  * ------------------------------------------------------------------------ */

@@ -304,6 +304,9 @@ SC_HIDDEN void sc_flip_after_fork(bool child);
 /* An int3 write into a flipped page, through its memfd copy (so that the
  * page stays the memfd's): 1 if written, 0 if not such a page, -errno. */
 SC_HIDDEN int sc_flip_write(void *addr, const void *src, size_t len);
+/* The int3 protocol wrote in place (sc_flip_write() returned 0): a flipped
+ * page's copy gets the same bytes. */
+SC_HIDDEN void sc_flip_wrote(void *addr, const void *src, size_t len);
 /* Steps over retired code go (their pokes too: via SC_VIA_NONE). */
 SC_HIDDEN void sc_flip_drop_retired(void);
 /* A module is going: forget its regions (and release their memory). */
