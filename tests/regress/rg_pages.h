@@ -12,13 +12,16 @@
  * instruction is a static key site (unlikely form, a jump table entry in
  * the layout <staticcall.h> emits) of the key that the pointer <ref>
  * (hidden, `struct static_key *const`) names: it returns 1 when the key is
- * enabled, 0 when not.  Offsets must increase within a section.
+ * enabled, 0 when not.  Offsets must increase within a section.  <flags>
+ * (default 0) is added to the entry's key field: 2 marks a site placed
+ * for trap-free stores (STATICCALL_KEYS_TRAPFREE), which an offset that
+ * is a multiple of 8 makes true.
  */
 #ifndef SC_RG_PAGES_H
 #define SC_RG_PAGES_H
 
 #define RG_PAGES_MACRO                                                         \
-	".macro rg_key_site name, ref, at\n"                                   \
+	".macro rg_key_site name, ref, at, flags=0\n"                          \
 	"	.org \\at, 0xcc\n"                                                   \
 	"	.globl \\name\n"                                                     \
 	"	.type \\name, @function\n"                                           \
@@ -32,7 +35,7 @@
 	"	.pushsection sc_jump_table, \"aw\"\n"                                \
 	"	.balign 8\n"                                                         \
 	"	.long 771b - ., 772b - .\n"                                          \
-	"	.quad \\ref - .\n"                                                   \
+	"	.quad \\ref - . + \\flags\n"                                         \
 	"	.popsection\n"                                                       \
 	".endm\n"
 
