@@ -516,8 +516,8 @@ static void step_kind(struct step *s)
 {
 	const struct region *r = s->ra < nregions ? &regions[s->ra] : NULL;
 
-	s->create = !(s->rb == s->ra + 1 && r->lo == s->lo && r->n == s->n &&
-		      r->gen == cur_gen);
+	s->create = !(s->rb == s->ra + 1 && r->mode == R_FLIP &&
+		      r->lo == s->lo && r->n == s->n && r->gen == cur_gen);
 	s->to = s->create ? 1 : r->side ^ 1;
 }
 
@@ -535,10 +535,10 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 		lo = regions[ra].lo;
 	if (ra < rb && regions[rb - 1].lo + regions[rb - 1].n * ps() > hi)
 		hi = regions[rb - 1].lo + regions[rb - 1].n * ps();
-	for (size_t i = ra; !err && i < rb; i++)
-		if (regions[i].mode != R_FLIP)
-			err = -EBUSY; /* a store view's page */
-	if (!err && (lo < slo || hi > shi))
+	/* a store view's page flips too (the engine sends its pokes here
+	 * only under the default protocol): the new region absorbs it, and
+	 * the view goes with the old copy, after the sync */
+	if (lo < slo || hi > shi)
 		err = -ENOEXEC;
 	if (!err)
 		err = pristine(lo, (hi - lo) / ps());
