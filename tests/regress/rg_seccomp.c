@@ -5,9 +5,11 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -53,11 +55,12 @@ static struct sock_filter jeq(uint32_t k)
 #define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 #define IP_LO offsetof(struct seccomp_data, instruction_pointer)
 
-int rg_seccomp(const struct rg_rule *rules, int n)
+/* The filter of @rules into @f; its length.  @trap_action: what a trap
+ * rule returns. */
+static int build(const struct rg_rule *rules, int n, struct sock_filter *f,
+		 uint32_t trap_action)
 {
-	struct sock_filter f[256];
 	uint64_t ip = (uint64_t)(uintptr_t)rg_raw_syscall_ip;
-	struct sock_fprog prog;
 	int len = 0;
 
 	f[len++] = LD(offsetof(struct seccomp_data, arch));
@@ -90,7 +93,7 @@ int rg_seccomp(const struct rg_rule *rules, int n)
 			f[len] = jeq((uint32_t)(ip >> 32));
 			f[len++].jf = 1;
 			f[len++] = RET(SECCOMP_RET_ALLOW);
-			f[len++] = RET(SECCOMP_RET_TRAP);
+			f[len++] = RET(trap_action);
 		} else {
 			f[len++] = RET(SECCOMP_RET_ERRNO |
 				       ((uint32_t)ru->err & SECCOMP_RET_DATA));
@@ -99,7 +102,15 @@ int rg_seccomp(const struct rg_rule *rules, int n)
 			f[skips[s]].jf = (uint8_t)(len - skips[s] - 1);
 	}
 	f[len++] = RET(SECCOMP_RET_ALLOW);
-	prog.len = (unsigned short)len;
+	return len;
+}
+
+int rg_seccomp(const struct rg_rule *rules, int n)
+{
+	struct sock_filter f[256];
+	struct sock_fprog prog;
+
+	prog.len = (unsigned short)build(rules, n, f, SECCOMP_RET_TRAP);
 	prog.filter = f;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return -errno;
@@ -137,4 +148,52 @@ int rg_inject_install(void)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGSYS, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+static void *supervise(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+
+	for (;;) {
+		long k;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			return NULL;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.id = req.id;
+		k = atomic_fetch_add(&rg_inj.seen, 1) + 1;
+		if (atomic_load(&rg_inj.armed) && k >= rg_inj.first) {
+			atomic_fetch_add(&rg_inj.failed, 1);
+			resp.error = -rg_inj.err;
+		} else {
+			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		}
+		ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+}
+
+int rg_seccomp_notify(const struct rg_rule *rules, int n)
+{
+	struct sock_filter f[256];
+	struct sock_fprog prog;
+	pthread_t t;
+	long fd;
+
+	prog.len = (unsigned short)build(rules, n, f, SECCOMP_RET_USER_NOTIF);
+	prog.filter = f;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -errno;
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (fd < 0)
+		return -errno;
+	if (pthread_create(&t, NULL, supervise, (void *)(intptr_t)fd) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	return 0;
 }

@@ -38,4 +38,11 @@ extern struct rg_inject rg_inj;
 /* Install the SIGSYS handler of the injector: 0 or -errno. */
 int rg_inject_install(void);
 
+/* The same counting for calls made while every signal is blocked (a
+ * SIGSYS would kill the process there): rules whose trap is set send the
+ * matching calls of the CALLING thread only (no TSYNC) to a supervisor
+ * thread (SECCOMP_RET_USER_NOTIF), which fails them as rg_inj says or
+ * lets them run.  0 or -errno. */
+int rg_seccomp_notify(const struct rg_rule *rules, int n);
+
 #endif
