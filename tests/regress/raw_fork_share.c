@@ -15,17 +15,27 @@
  * disabled in C, so both sites must return 0.  Asserts: every update in P
  * returns 0 and its sites follow; C's sites follow C's keys.  20 rounds.
  *
+ * A second case (test_raw_fork_noproc, skipped where no mount namespace
+ * of its own can be made) runs the same with /proc hidden under a tmpfs
+ * from the start, as regress_noproc does: the updates still work (the F4
+ * check compares with the file), and so must the fork detection.
+ *
  * On the code of the page-flip merge (main at 6caf2a0): C's first update
  * moves C to a new generation and writes the library's fork canary
  * (src/flip.c, sc_flip_after_fork(): canary[0]++), which copies the
  * canary page in C; P's canary page is then mapped by P alone, so P's next
  * sc_flip_check_fork() finds no fork, P stays on the generation C still
  * maps, and P's second flip writes the copy C runs: C's sites return 1
- * with C's keys disabled.
+ * with C's keys disabled.  Without /proc the canary cannot be read at all
+ * (src/flip.c, sc_flip_check_fork() takes a pagemap error for "no fork"),
+ * so the same happens whatever C does: the check fails open.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -80,10 +90,29 @@ static __attribute__((noreturn)) void child(int in, int out)
 	_exit(0);
 }
 
+#define SKIP 77
+
+static int hide_proc(void)
+{
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 &&
+	    (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)) {
+		printf("no mount namespace of our own here (%s): skipped\n",
+		       strerror(errno));
+		return SKIP;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
+		printf("cannot hide /proc (%s): skipped\n", strerror(errno));
+		return SKIP;
+	}
+	RG_CHECK(open("/proc/self/maps", O_RDONLY) < 0, "/proc is still there");
+	return 0;
+}
+
 static int parent(void *arg)
 {
-	(void)arg;
-
+	if (arg && hide_proc())
+		return SKIP;
 	for (int round = 0; round < 20; round++) {
 		int c2p[2], p2c[2], status = 0;
 		long pid;
@@ -119,10 +148,22 @@ static void test_raw_child_updates_first(void **state)
 	assert_true(rg_exited(rg_child("raw_fork_share", parent, NULL, 30), 0));
 }
 
+static void test_raw_fork_noproc(void **state)
+{
+	int status =
+		rg_child("raw_fork_share without /proc", parent, (void *)1, 30);
+	(void)state;
+
+	if (rg_exited(status, SKIP))
+		skip();
+	assert_true(rg_exited(status, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_raw_child_updates_first),
+		cmocka_unit_test(test_raw_fork_noproc),
 	};
 
 	sc_test_watchdog(60);
