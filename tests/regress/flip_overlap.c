@@ -14,6 +14,13 @@
  * under the default protocol, no site falls back to int3 (nothing on
  * these pages stops a flip).
  *
+ * test_regions_absorbed (passes): keys ra_a (pages 0 and 40), ra_b (page
+ * 12) and ra_c (pages 6 and 30) of a 41-page section, toggled alone (two
+ * new regions per batch, inserted between others) and in batches of all
+ * three (one new region absorbing three, then two regions flipped whose
+ * indices moved), 100 rounds: every site follows its key after every
+ * change, every change returns 0.
+ *
  * On the code of the page-flip merge (main at 6caf2a0): the planner turns
  * the second group into int3 pokes (src/flip.c, sc_flip_plan: "two steps
  * that grew into each other") while the first group flips the region they
@@ -45,6 +52,26 @@ __asm__(".pushsection .text.rg_flip_overlap, \"ax\", @progbits\n"
 	"rg_key_site ov_a16, ov_k1_ref, (16*4096)\n"
 	"rg_key_site ov_b16, ov_k2_ref, (16*4096+256)\n"
 	".org 17 * 4096 - 1, 0xcc\n"
+	".byte 0xcc\n"
+	".popsection\n");
+
+DEFINE_STATIC_KEY_FALSE(ra_a);
+DEFINE_STATIC_KEY_FALSE(ra_b);
+DEFINE_STATIC_KEY_FALSE(ra_c);
+RG_KEY_REF(ra_a_ref, ra_a);
+RG_KEY_REF(ra_b_ref, ra_b);
+RG_KEY_REF(ra_c_ref, ra_c);
+
+int ra_a0(void), ra_c6(void), ra_b12(void), ra_c30(void), ra_a40(void);
+
+__asm__(".pushsection .text.rg_flip_absorb, \"ax\", @progbits\n"
+	".balign 4096, 0xcc\n"
+	"rg_key_site ra_a0, ra_a_ref, 0\n"
+	"rg_key_site ra_c6, ra_c_ref, (6*4096)\n"
+	"rg_key_site ra_b12, ra_b_ref, (12*4096)\n"
+	"rg_key_site ra_c30, ra_c_ref, (30*4096)\n"
+	"rg_key_site ra_a40, ra_a_ref, (40*4096)\n"
+	".org 41 * 4096 - 1, 0xcc\n"
 	".byte 0xcc\n"
 	".popsection\n");
 
@@ -105,10 +132,54 @@ static void test_two_groups_in_one_region(void **state)
 		assert_int_equal(st1.int3_fallbacks - st0.int3_fallbacks, 0);
 }
 
+static void check_absorbed(int round)
+{
+	int a = static_key_enabled(&ra_a), b = static_key_enabled(&ra_b),
+	    c = static_key_enabled(&ra_c);
+
+	if (ra_a0() != a || ra_a40() != a || ra_b12() != b || ra_c6() != c ||
+	    ra_c30() != c)
+		fail_msg("round %d: keys %d %d %d, sites a %d %d, b %d, c %d "
+			 "%d",
+			 round, a, b, c, ra_a0(), ra_a40(), ra_b12(), ra_c6(),
+			 ra_c30());
+}
+
+static void test_regions_absorbed(void **state)
+{
+	struct static_key_false *const keys[3] = {&ra_a, &ra_b, &ra_c};
+	(void)state;
+
+	assert_int_equal((uintptr_t)ra_a0 % RG_PAGE, 0);
+	check_absorbed(-1);
+	for (int round = 0; round < 100; round++) {
+		if (round % 4 == 3) {
+			struct static_call_batch b;
+			struct static_call_batch_entry e[3];
+			assert_int_equal(static_call_batch_init(&b, e, 3), 0);
+			for (int k = 0; k < 3; k++)
+				if (static_key_enabled(keys[k]))
+					static_branch_batch_disable(&b,
+								    keys[k]);
+				else
+					static_branch_batch_enable(&b, keys[k]);
+			assert_int_equal(static_call_batch_commit(&b), 0);
+		} else {
+			struct static_key_false *k = keys[round % 4];
+			assert_int_equal(static_key_enabled(k)
+						 ? static_branch_disable(k)
+						 : static_branch_enable(k),
+					 0);
+		}
+		check_absorbed(round);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_groups_in_one_region),
+		cmocka_unit_test(test_regions_absorbed),
 	};
 
 	sc_test_watchdog(60);
