@@ -420,7 +420,9 @@ static void test_many_pages(void **state)
 	assert_int_equal(atomic_load(&counts.wrong), 0);
 	assert_int_equal(errors, 0);
 	assert_true(settled);
-	assert_true(r1.maps <= r0.maps && r1.fds <= r0.fds &&
+	/* the W^X checker's thread may hold /proc/self/maps open at either
+	 * count: one descriptor of slack */
+	assert_true(r1.maps <= r0.maps && r1.fds <= r0.fds + 1 &&
 		    r1.memfd <= r0.memfd);
 	if (rg_default_protocol()) {
 		assert_int_equal(s1.traps_emulated + s1.traps_rewound,
