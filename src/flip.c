@@ -1267,4 +1267,5 @@ void sc_flip_forget(uintptr_t lo, uintptr_t hi)
 	}
 	memmove(&regions[i], &regions[j], (nregions - j) * sizeof(*regions));
 	nregions -= j - i;
+	sc_perfmap_forget(lo, hi);
 }

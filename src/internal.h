@@ -359,6 +359,8 @@ SC_HIDDEN bool sc_text_in_handler(long tid);
 /* perf's map of code it cannot symbolise (perfmap.c): the function symbols
  * of [lo, hi), read from the object's file. */
 SC_HIDDEN void sc_perfmap_add(uintptr_t lo, uintptr_t hi);
+/* The code of [lo, hi) went (a module unloaded): list it again if asked. */
+SC_HIDDEN void sc_perfmap_forget(uintptr_t lo, uintptr_t hi);
 
 /* ========================================================================
  * Runtime (runtime.c): the patch lock, lazy setup, fork
