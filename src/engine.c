@@ -95,8 +95,11 @@ static int choose(struct sc_poke *p, size_t n)
 			continue;
 		}
 		/* a page with a view is a shared mapping: written through
-		 * the view (stores, or the int3 protocol's writes) */
-		if (sc_store_view(q->addr, q->len, &err) || err)
+		 * the view (stores, or the int3 protocol's writes), unless
+		 * the default protocol is back: then it flips, and its view
+		 * goes (flip.c) */
+		if ((sc_store_view(q->addr, q->len, &err) || err) &&
+		    (want != SC_VIA_FLIP || err))
 			q->via = q->stores && want != SC_VIA_INT3 ? SC_VIA_STORE
 								  : SC_VIA_INT3;
 		else

@@ -253,6 +253,8 @@ SC_HIDDEN void sc_code_forget(const void *anchor);
 SC_HIDDEN void sc_code_retire(uintptr_t lo, uintptr_t hi);
 SC_HIDDEN unsigned int sc_code_retirements(void);
 SC_HIDDEN bool sc_code_retired(const void *addr);
+/* The patch lock was just taken: forget every retired range. */
+SC_HIDDEN void sc_code_retire_reset(void);
 /* Open the file the object was loaded from, checked to be that file (same
  * program headers); fd or -errno. */
 SC_HIDDEN int sc_os_object_file(const struct sc_object *obj, const char **path);
@@ -307,10 +309,15 @@ SC_HIDDEN void sc_flip_undo(void);
 SC_HIDDEN void sc_flip_finish(void);
 SC_HIDDEN void sc_flip_abort(void);
 SC_HIDDEN void sc_flip_synced(void);
-SC_HIDDEN void sc_flip_after_fork(void);
+/* After a fork, in the parent (@child false) or the child: a new memfd
+ * generation. */
+SC_HIDDEN void sc_flip_after_fork(bool child);
 /* An int3 write into a flipped page, through its memfd copy (so that the
  * page stays the memfd's): 1 if written, 0 if not such a page, -errno. */
 SC_HIDDEN int sc_flip_write(void *addr, const void *src, size_t len);
+/* The int3 protocol wrote in place (sc_flip_write() returned 0): a flipped
+ * page's copy gets the same bytes. */
+SC_HIDDEN void sc_flip_wrote(void *addr, const void *src, size_t len);
 /* Steps over retired code go (their pokes too: via SC_VIA_NONE). */
 SC_HIDDEN void sc_flip_drop_retired(void);
 /* A module is going: forget its regions (and release their memory). */
@@ -363,6 +370,8 @@ SC_HIDDEN bool sc_text_in_handler(long tid);
 /* perf's map of code it cannot symbolise (perfmap.c): the function symbols
  * of [lo, hi), read from the object's file. */
 SC_HIDDEN void sc_perfmap_add(uintptr_t lo, uintptr_t hi);
+/* The code of [lo, hi) went (a module unloaded): list it again if asked. */
+SC_HIDDEN void sc_perfmap_forget(uintptr_t lo, uintptr_t hi);
 
 /* ========================================================================
  * Runtime (runtime.c): the patch lock, lazy setup, fork

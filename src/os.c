@@ -731,7 +731,8 @@ int sc_os_object_file(const struct sc_object *obj, const char **path)
  * (the trace hook, a signal handler) goes away while that update holds the
  * lock.  Its ranges are noted here, without the lock (the update is
  * suspended on this very thread), and the update leaves them alone from
- * then on.  Append-only; the count tells an update whether to look.
+ * then on.  Append-only while the lock is held; the count tells an update
+ * whether to look.
  */
 #define SC_RETIRED 64
 static _Atomic uintptr_t retired_lo[SC_RETIRED], retired_hi[SC_RETIRED];
@@ -749,6 +750,11 @@ void sc_code_retire(uintptr_t lo, uintptr_t hi)
 }
 
 unsigned int sc_code_retirements(void) { return atomic_load(&nretired); }
+
+/* The lock was just taken: no update is under way on any thread, so no
+ * range retired before concerns anyone (the modules themselves are
+ * forgotten by module.c's reap()). */
+void sc_code_retire_reset(void) { atomic_store(&nretired, 0); }
 
 bool sc_code_retired(const void *addr)
 {
