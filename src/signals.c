@@ -147,7 +147,7 @@ int sc_sig_take(struct sc_sigslot *s)
 	sigfillset(&sa.sa_mask);
 	if (sigaction(s->sig, &sa, &got) != 0) {
 		int e = errno;
-		sc_warn("sigaction(%d): %s", s->sig, strerror(e));
+		sc_warn("sigaction(%d): %s", s->sig, sc_strerror(e));
 		return -e;
 	}
 	if (!same(&got, &cur) && !is_ours(s, &got)) {
