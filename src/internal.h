@@ -65,8 +65,30 @@ SC_HIDDEN void sc_log(enum static_call_print_level level, const char *fmt, ...)
 #define sc_warn(...) sc_log(STATIC_CALL_WARN, __VA_ARGS__)
 #define sc_info(...) sc_log(STATIC_CALL_INFO, __VA_ARGS__)
 #define sc_debug(...) sc_log(STATIC_CALL_DEBUG, __VA_ARGS__)
-/* The name and meaning of a (positive) errno value; async-signal-safe. */
+/*
+ * Everything on the message path is async-signal-safe (updates are, and
+ * they log): no stdio, no allocation, no locale.  sc_log() formats nothing
+ * when the message would be dropped (no print callback, or the default
+ * printer and a level above STATICCALL_LOG's).
+ *
+ * sc_format(): snprintf() on @buf as far as the library
+ * needs it: %d %i %u %x %X %o %c %s %p %% with the flags - 0 + space #,
+ * a width and a precision (digits or *), and the lengths hh h l ll z t j.
+ * No floating point, no %n.  Always NUL-terminates (size > 0); returns the
+ * length the whole text would have, as snprintf() does.  %s of NULL prints
+ * "(null)", %p of NULL "(nil)"; with a precision, %s reads no further.
+ *
+ * sc_strerror(): "EILSEQ (illegal byte sequence)" for the errnos the
+ * library and the system calls it makes return, "errno 123" for others;
+ * @errnum or -@errnum.  The text of an unknown number lives in one of 4
+ * buffers per thread (valid until that thread's 4th later unknown number);
+ * the others are constants.  Use it instead of strerror() everywhere.
+ */
+SC_HIDDEN int sc_format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 SC_HIDDEN const char *sc_strerror(int errnum);
+/* Messages sc_log() formatted so far (for tests: dropped ones are not). */
+SC_HIDDEN extern _Atomic unsigned long sc_log_formatted;
 /* The default printer's level from a name (warn, info, debug, off). */
 SC_HIDDEN int sc_log_set_level(const char *name);
 /* Bytes as "0f 1f 44 00 00" into @out (3 * n chars). */

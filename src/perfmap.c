@@ -27,9 +27,9 @@ static int line(void *arg, const char *name, uint64_t value, uint64_t size)
 {
 	struct out *o = arg;
 	char buf[320];
-	int n = snprintf(buf, sizeof(buf), "%lx %lx %s\n",
-			 (unsigned long)(o->bias + value), (unsigned long)size,
-			 name);
+	int n = sc_format(buf, sizeof(buf), "%lx %lx %s\n",
+			  (unsigned long)(o->bias + value), (unsigned long)size,
+			  name);
 
 	if (n > (int)sizeof(buf) - 1) {
 		n = (int)sizeof(buf) - 1;
@@ -111,7 +111,7 @@ void sc_perfmap_add(uintptr_t lo, uintptr_t hi)
 		return;
 	}
 	close(fd);
-	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+	sc_format(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
 	o.fd = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	o.bias = obj.bias;
 	if (o.fd >= 0) {
