@@ -125,11 +125,30 @@ int sc_work_patch(void)
 	}
 	if (!err)
 		err = sc_patch(work.v, work.n);
-	for (size_t i = 0; !err && i < work.n; i++)
-		if (work.v[i].shadow)
-			memcpy(work.v[i].shadow, work.v[i].new, work.v[i].len);
+	for (size_t i = 0; i < work.n; i++) {
+		struct sc_poke *p = &work.v[i];
+		/* written (or stuck), not only checked: a poke dropped with
+		 * its module's code (retired) points into memory that went */
+		if (p->via == SC_VIA_NONE || (err && !p->stuck))
+			continue;
+		if (p->stuck) {
+			/* a failed batch left it new for good: the records
+			 * follow memory, and no fast path may trust the state
+			 * of static calls and keys any more */
+			atomic_store(&sc_partial, true);
+			sc_warn("code at %p keeps its new bytes after a failed "
+				"update",
+				(void *)p->addr);
+		}
+		if (p->shadow)
+			memcpy(p->shadow, p->new, p->len);
+		if (p->state)
+			*p->state = (*p->state & ~p->state_mask) | p->state_new;
+	}
 	return err;
 }
+
+_Atomic bool sc_partial;
 
 int sc_commit(union sc_slot *reqs, size_t n)
 {

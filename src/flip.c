@@ -296,15 +296,55 @@ static void region_drop(struct region *r)
  * F4: does a range of pages hold only what it was mapped from?
  * ------------------------------------------------------------------------ */
 
-/* The bytes page @page should hold, without /proc: our copy, or the
- * file's bytes.  0, or -errno when there is nothing to compare with. */
+/*
+ * Pages of the program's files that the int3 protocol wrote in place (a
+ * fallback: the page could not flip then).  Such a page is a private copy
+ * of its own; what it should hold is recorded here, the page as it was
+ * mapped (the file's bytes) with our writes applied, so that once nothing
+ * but our bytes differ from the file it can flip again (F4).  Dropped when
+ * a region takes the page over, or its module goes.
+ */
+struct inplace {
+	uintptr_t page;
+	uint8_t *buf; /* a page, mmap'd */
+};
+static struct inplace *inplace;
+static size_t ninplace, capinplace;
+
+static struct inplace *inplace_of(uintptr_t page)
+{
+	for (size_t i = 0; i < ninplace; i++)
+		if (inplace[i].page == page)
+			return &inplace[i];
+	return NULL;
+}
+
+static void inplace_drop(uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < ninplace;) {
+		if (inplace[i].page < lo || inplace[i].page >= hi) {
+			i++;
+			continue;
+		}
+		munmap(inplace[i].buf, ps());
+		inplace[i] = inplace[--ninplace];
+	}
+}
+
+static int file_page(uintptr_t page, uint8_t *buf);
+
+/* The bytes page @page should hold: our copy, what we wrote in place over
+ * the file's bytes, or the file's bytes.  0, or -errno when there is
+ * nothing to compare with. */
 static int expected_page(uintptr_t page, uint8_t *buf)
 {
 	struct region *r = region_of(page);
-	struct sc_object obj;
-	const char *path;
-	int fd, err = -ENOENT;
+	struct inplace *ip = r ? NULL : inplace_of(page);
 
+	if (ip) {
+		memcpy(buf, ip->buf, ps());
+		return 0;
+	}
 	if (r) {
 		if (r->gen != cur_gen || cur.fd < 0)
 			return -ENOENT; /* an older generation's descriptor
@@ -316,6 +356,16 @@ static int expected_page(uintptr_t page, uint8_t *buf)
 		return pread(cur.fd, buf, ps(), off) == (ssize_t)ps() ? 0
 								      : -EIO;
 	}
+	return file_page(page, buf);
+}
+
+/* The file's bytes of @page: 0, or -errno. */
+static int file_page(uintptr_t page, uint8_t *buf)
+{
+	struct sc_object obj;
+	const char *path;
+	int fd, err = -ENOENT;
+
 	if (sc_os_object((void *)page, &obj) != 0)
 		return -ENOENT;
 	fd = sc_os_object_file(&obj, &path);
@@ -891,10 +941,14 @@ void sc_flip_undo(void)
 		if (!s->flipped)
 			continue;
 		if (map_copy(s, s->to ^ 1) != 0) {
-			/* the new copy stays, complete (F5) */
+			/* the new copy stays, complete (F5); its pokes are
+			 * taken back another way (engine.c) */
 			sc_warn("page flip: cannot map the old copy back at "
 				"%p",
 				(void *)s->lo);
+			for (size_t i = s->pa; i < s->pb; i++)
+				if (plan.pokes[i].via == SC_VIA_FLIP)
+					plan.pokes[i].stuck = 1;
 			continue;
 		}
 		s->flipped = false;
@@ -995,6 +1049,7 @@ void sc_flip_finish(void)
 			shift++;
 		}
 		regions[ra] = nr;
+		inplace_drop(nr.lo, nr.lo + nr.n * ps());
 		if (sc_opt.perf_map)
 			sc_perfmap_add(nr.lo, nr.lo + nr.n * ps());
 	}
@@ -1033,6 +1088,41 @@ int sc_flip_write(void *addr, const void *src, size_t len)
 }
 
 /*
+ * The int3 protocol is about to write [addr, addr + len) in place, into a
+ * page of the program's files: record what the page should hold from now
+ * on, unless a region owns it.  What it holds now, if it is still the
+ * file's page (pagemap), else the file's bytes (a breakpoint already made
+ * it a private copy: its byte must not count as ours).  Without either,
+ * nothing is recorded, and the page stays on int3.
+ */
+void sc_flip_before_inplace(const void *addr, size_t len)
+{
+	uintptr_t a = page_of((uintptr_t)addr);
+
+	for (; a < (uintptr_t)addr + len; a += ps()) {
+		uint64_t pm;
+		void *m;
+		if (region_of(a) || inplace_of(a))
+			continue;
+		if (sc_array_grow((void **)&inplace, &capinplace, ninplace,
+				  sizeof(*inplace), 16))
+			return;
+		m = mmap(NULL, ps(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return;
+		if (sc_os_pagemap(a, 1, &pm) == 0 && !(pm & SC_PM_SWAPPED) &&
+		    (!(pm & SC_PM_PRESENT) || (pm & SC_PM_FILE)))
+			memcpy(m, (void *)a, ps());
+		else if (file_page(a, m) != 0) {
+			munmap(m, ps());
+			continue;
+		}
+		inplace[ninplace++] = (struct inplace){a, m};
+	}
+}
+
+/*
  * The int3 protocol wrote [addr, addr + len) in place (sc_flip_write()
  * declined: the page holds bytes of someone else's, a breakpoint, and is a
  * private copy of its own now).  The region's live copy gets the same
@@ -1051,6 +1141,10 @@ void sc_flip_wrote(void *addr, const void *src, size_t len)
 		size_t i;
 		if (n > page + ps() - a)
 			n = page + ps() - a;
+		struct inplace *ip = r ? NULL : inplace_of(page);
+		if (ip)
+			memcpy(ip->buf + (a - page),
+			       (const uint8_t *)src + (a - (uintptr_t)addr), n);
 		if (r && r->mode == R_FLIP && r->gen == cur_gen &&
 		    cur.fd >= 0) {
 			i = (page - r->lo) / ps();
@@ -1262,6 +1356,7 @@ void sc_flip_check_fork(void)
  * released once that happened (release_pending). */
 void sc_flip_forget(uintptr_t lo, uintptr_t hi)
 {
+	inplace_drop(lo, hi);
 	size_t i = region_at(lo), j = i;
 
 	while (j < nregions && regions[j].lo < hi) {

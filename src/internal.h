@@ -305,15 +305,21 @@ enum sc_via {
 /* One site to rewrite: bytes [addr, addr + len), old and new. */
 struct sc_poke {
 	uint8_t *addr;
-	uint8_t len;	/* 1..SC_POKE_MAX */
-	uint8_t via;	/* enum sc_via, set by the engine */
-	uint8_t stores; /* may be stored in place word by word: a trampoline,
+	uint8_t len;	   /* 1..SC_POKE_MAX */
+	uint8_t via;	   /* enum sc_via, set by the engine */
+	uint8_t stores;	   /* may be stored in place word by word: a trampoline,
 			 * or a key site inside one aligned word */
-	struct sc_emu emu;
+	uint8_t stuck;	   /* a failed batch could not take it back */
+	struct sc_emu emu; /* how the new bytes behave */
+	struct sc_emu emu_old; /* how the old bytes behave (to take it back) */
 	uint8_t old[SC_POKE_MAX];
 	uint8_t new[SC_POKE_MAX];
 	uint8_t *shadow; /* where the library keeps the bytes it last wrote
 			  * here (NULL: derived from a key's state) */
+	long *state;	 /* a state word the site's bytes follow (a jump
+			  * table entry's key word), or NULL ... */
+	long state_mask; /* ... its bits for this site ... */
+	long state_new;	 /* ... and their value with the new bytes */
 	uint8_t *rw;	 /* SC_VIA_STORE: the writable view of addr */
 };
 
@@ -334,6 +340,9 @@ SC_HIDDEN void sc_flip_synced(void);
 /* After a fork, in the parent (@child false) or the child: a new memfd
  * generation. */
 SC_HIDDEN void sc_flip_after_fork(bool child);
+/* Before an int3 write in place into a page of a file: record what it
+ * should hold (so that it can flip again once only our bytes differ). */
+SC_HIDDEN void sc_flip_before_inplace(const void *addr, size_t len);
 /* An int3 write into a flipped page, through its memfd copy (so that the
  * page stays the memfd's): 1 if written, 0 if not such a page, -errno. */
 SC_HIDDEN int sc_flip_write(void *addr, const void *src, size_t len);
@@ -471,6 +480,9 @@ SC_HIDDEN int sc_commit(union sc_slot *reqs, size_t n);
  * verified batch (module loads use it directly). */
 SC_HIDDEN struct sc_pokes *sc_work(void);
 SC_HIDDEN int sc_work_patch(void);
+/* A failed batch left some site at its new bytes (a double failure): the
+ * state of static calls and keys may not match their sites any more. */
+SC_HIDDEN extern _Atomic bool sc_partial;
 /* Commits so far (lock held): what a commit may cache is valid while it
  * does not change. */
 SC_HIDDEN extern unsigned long sc_commit_seq;

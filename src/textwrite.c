@@ -279,6 +279,7 @@ int sc_text_write(void *addr, const void *src, size_t len)
 		err = 0;
 		goto out;
 	}
+	sc_flip_before_inplace(addr, len);
 	if (sc_opt.write != SC_WRITE_MPROTECT)
 		err = write_procmem(addr, src, len);
 	if (sc_opt.write == SC_WRITE_MPROTECT ||
