@@ -264,13 +264,15 @@ int main(int argc, char **argv)
 	printf("syncs            %llu (%.2f per update or toggle)\n", st.syncs,
 	       g ? (double)st.syncs / (double)(g + atomic_load(&key_committed))
 		 : 0.0);
+	printf("page flips       %llu (%llu pages mapped from new copies; no "
+	       "byte that a thread runs was written)\n",
+	       st.flips, st.pages_flipped);
 	printf("traps taken      %llu emulated, %llu re-run after the patch "
-	       "(int3 sites only)\n",
+	       "(int3 protocol only)\n",
 	       st.traps_emulated, st.traps_rewound);
-	printf("code writes      %llu bytes: %llu trap-free stores through the "
-	       "writable view,\n                 %llu /proc/self/mem writes "
-	       "(int3 protocol: key sites, inline sites), %llu mprotect "
-	       "windows\n",
+	printf("code written     in place: %llu bytes (%llu atomic stores "
+	       "through a view, %llu /proc/self/mem writes, %llu mprotect "
+	       "windows)\n",
 	       st.bytes_written, st.writes_view, st.writes_procmem,
 	       st.writes_mprotect);
 	printf("wrong results    %lu\n", wrong);

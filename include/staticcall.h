@@ -4,7 +4,10 @@
  *
  * A static call is a call site that is a plain direct `call` into a small
  * trampoline owned by the static call; static_call_update() rewrites that
- * trampoline while other threads run through it.  The API mirrors the
+ * trampoline while other threads run through it.  By default no byte that a
+ * thread can execute is ever modified: the new code goes into a copy of the
+ * page, which replaces the live page in one step (a page flip), and no
+ * thread ever traps.  The API mirrors the
  * kernel's <linux/static_call.h>:
  *
  *   int add1(int x) { return x + 1; }
@@ -23,6 +26,12 @@
  * number of other threads run the call sites.  Updates are serialised by one
  * process-wide patch lock.  An update issued from a signal handler that
  * interrupted an update on the same thread fails with -EDEADLK.
+ *
+ * Async-signal safety: updates, key changes and batch commits are
+ * async-signal-safe (no malloc, no lock but the patch lock, plain system
+ * calls, messages formatted on the stack), except the first update of a
+ * static call defined in a module whose constructor has not run yet
+ * (that asks the dynamic linker) and the perf_map option.
  *
  * The protocol behind an update is documented in docs/design.md.
  */
@@ -280,11 +289,16 @@ SC_API int __static_call_type_mismatch(void) __attribute__((
  * Returns 0 when every call that starts afterwards, in any thread, reaches
  * @func; a call already under way reaches the old or the new target.  Errors
  * (nothing is written): -EDEADLK (called from a signal handler that
- * interrupted an update on this thread), -EILSEQ (the trampoline's bytes are
- * not what the library last wrote there), -ENOEXEC (not a trampoline of this
- * library), -ENOSYS (no safe way to synchronise the CPUs: membarrier
- * SYNC_CORE is unavailable and the process has several threads), or the
- * errno of a failed write.  Async-signal-safe apart from the -EDEADLK case.
+ * interrupted an update on this thread), -EILSEQ (the trampoline's or a
+ * site's bytes are not what the library last wrote there), -ENOEXEC (not a
+ * trampoline of this library), -ENOSYS (no safe way to synchronise the
+ * CPUs: membarrier SYNC_CORE unavailable or refused, and the process has
+ * several threads), -EAGAIN (a site that had to take the int3 protocol,
+ * while a thread blocks SIGTRAP), -ENOMEM (no memory or mapping left for
+ * the page copies: vm.max_map_count), -ENOTRECOVERABLE (a child forked
+ * without atfork handlers while its parent was updating), or the errno of
+ * a failed write.  An update to the target already installed returns 0
+ * at once (no write, no sync).
  */
 #define static_call_update(name, func)                                         \
 	__extension__({                                                        \
@@ -297,7 +311,8 @@ SC_API int __static_call_update(struct static_call_key *key, void *func);
 
 /* ------------------------------------------------------------------------
  * Batches: many updates, one patch protocol run, a constant number of
- * cross-core synchronisations (three) however many static calls it holds.
+ * cross-core synchronisations (one; three if sites fall back to the int3
+ * protocol) however many static calls and keys it holds.
  *
  *   struct static_call_batch_entry ents[64];
  *   struct static_call_batch b;
@@ -364,10 +379,10 @@ SC_API void static_call_batch_reset(struct static_call_batch *batch);
  * the trampoline's `ret`, RET0 a call of __static_call_return0:
  * docs/aarch64.md.)
  *
- * Sites use the int3 protocol (they are not placed for atomic stores), so an
- * update that changes one is subject to the SIGTRAP check (-EAGAIN).  Code
- * built without the flags keeps calling through the trampoline, and so do
- * conditional tail calls (`jne __SCT__x`, emitted by clang -Os).
+ * Sites are rewritten like trampolines: by a page flip by default (no trap,
+ * one sync per batch however many sites).  Code built without the flags
+ * keeps calling through the trampoline, and so do conditional tail calls
+ * (`jne __SCT__x`, emitted by clang -Os).
  * ------------------------------------------------------------------------ */
 enum static_call_site_state {
 	STATIC_CALL_SITE_TRAMPOLINE = 0, /* call/jmp to the trampoline (or to
@@ -536,8 +551,11 @@ SC_API int __static_key_error_wrong_type(void)
  * count > 0 leaves the count alone, as the kernel does; disable of a key
  * with a count > 1 sets it to 0); inc/dec count references, and a dec below
  * zero is -EINVAL, never a wrap.  Safe from any thread while others run the
- * sites; not async-signal-safe when a module is being loaded concurrently.
- * Errors: those of static_call_update(), and -EOVERFLOW (inc past INT_MAX).
+ * sites.  Errors: those of static_call_update(), -EOVERFLOW (inc past
+ * INT_MAX), and -ENOEXEC for a key with a site that could not be checked
+ * when its module was loaded (the library never reports a key state that
+ * one of its sites does not have).  Setting a key to the state it has
+ * returns 0 at once.
  */
 #define static_branch_enable(x) __static_key_set(&(x)->key, 1)
 #define static_branch_disable(x) __static_key_set(&(x)->key, 0)
@@ -563,10 +581,11 @@ SC_API int __static_key_batch_set(struct static_call_batch *batch,
  * tells the library when it is loaded and before it is unloaded: each
  * translation unit carries a weak, hidden constructor/destructor pair (one
  * per module after linking; repeated calls are ignored).  At load the
- * module's sc_jump_table (its static branch sites) is registered; at unload
- * the library forgets everything it knew about the module's code (its branch
- * sites, the writable views of its trampoline pages), before the code goes.
- * A module linked for inline call sites has them found and patched at load.
+ * module's sc_jump_table (its static branch sites) is registered and its
+ * sites brought to their keys' states, in one batch; at unload (dlclose,
+ * not exit) the library forgets everything it knew about the module's code
+ * (its sites, its page copies), before the code goes.  A module linked for
+ * inline call sites has them found and patched at load.
  */
 SC_API int __static_call_module_load(struct static_key_entry *start,
 				     struct static_key_entry *stop);
@@ -647,7 +666,7 @@ SC_API int static_call_synchronize(void);
 	X(bytes_written)   /* bytes of code written */                         \
 	X(writes_procmem)  /* writes through /proc/self/mem */                 \
 	X(writes_mprotect) /* writes through the mprotect fallback */          \
-	X(writes_view)	   /* writes through a writable view of the page */    \
+	X(writes_view)	   /* writes through a view or a memfd copy */         \
 	X(segv_waits)	   /* threads that waited out an mprotect window */    \
 	X(int3_refused)	  /* int3 patches refused: a thread blocked SIGTRAP */ \
 	X(errors)	  /* updates and commits that failed */                \
@@ -655,10 +674,8 @@ SC_API int static_call_synchronize(void);
 	X(sites_rejected) /* site table entries that failed their checks */    \
 	X(flips)	  /* regions of code pages flipped to a new copy */    \
 	X(pages_flipped)  /* pages those flips mapped */                       \
-	X(unchanged)	  /* updates to the state already installed: no     \
-			   * write, no sync */  \
-	X(int3_fallbacks) /* sites patched with int3 where the default       \
-			   * protocol could not be used */
+	X(unchanged)	  /* updates to the state installed: nothing done */   \
+	X(int3_fallbacks) /* sites that took int3 where a flip could not */
 
 struct static_call_stats {
 #define __SC_STAT_FIELD(n) unsigned long long n;
@@ -673,20 +690,30 @@ SC_API int static_call_get_stats(struct static_call_stats *stats, size_t size);
  * Run-time options, also read once, at first use, from the environment
  * variable STATICCALL_<NAME in capitals>; a value set here wins.
  *
- *   "protocol"  auto: trampolines are updated without traps, by atomic
- *                     stores through a second, writable view of their pages
- *                     (docs/design.md), falling back to int3 where that view
- *                     cannot be made;
+ *   "protocol"  auto (default), flip: page flips for every kind of site
+ *                     (no trap, no writable mapping of code; docs/design.md),
+ *                     falling back to int3 for a page that cannot flip
+ *                     (executable memfds refused, a breakpoint or probe in
+ *                     the page);
+ *               store: atomic stores through a second, writable view of
+ *                     trampoline pages and of key sites built with
+ *                     STATICCALL_KEYS_TRAPFREE, int3 for other sites: the
+ *                     fastest, but it relies on behaviour the x86 vendors
+ *                     do not document, and keeps a writable mapping of
+ *                     those pages (docs/signals.md);
  *               int3: always the kernel's int3 protocol.
+ *               A page keeps the kind of mapping it got: a page with a
+ *               writable view stays with it.
  *   "write"     how the int3 protocol writes code: auto (/proc/self/mem,
  *               falling back to an mprotect window), procmem, mprotect.
  *   "sigtrap_check"  on (default): before writing an int3, look at every
  *               thread's signal mask and refuse the update (-EAGAIN) if one
  *               blocks SIGTRAP (it would be killed if it ran into the int3);
  *               off: skip that check (it costs ~20 us per thread).
- *   "perf_map"  on: list the trampolines of pages that got a writable view
- *               (memfd mappings perf cannot symbolise) in /tmp/perf-<pid>.map
- *               (default off; not async-signal-safe: uses dladdr()).
+ *   "perf_map"  on: list the functions of every page moved to a memfd copy
+ *               (mappings perf cannot symbolise) in /tmp/perf-<pid>.map,
+ *               named from the object's symbol table (default off; not
+ *               async-signal-safe: reads the object's file).
  *   "log"       the default printer's level: warn, info, debug, off.
  *   "inline"    on (default): modules linked for inline call sites have
  *               them patched at load; off: such modules are left calling

@@ -55,6 +55,13 @@ static bool req_less(const void *x, const void *y)
 	return a->seq < b->seq;
 }
 
+static uintptr_t req_key(const void *x, int k)
+{
+	const struct sc_req *r = &((const union sc_slot *)x)->r;
+
+	return k ? r->seq : (uintptr_t)r->owner;
+}
+
 /* Keep the last request per owner (sorted by owner, seq). */
 static size_t dedupe(union sc_slot *r, size_t n)
 {
@@ -74,6 +81,12 @@ static bool poke_less(const void *x, const void *y)
 {
 	return ((const struct sc_poke *)x)->addr <
 	       ((const struct sc_poke *)y)->addr;
+}
+
+static uintptr_t poke_key(const void *x, int k)
+{
+	(void)k;
+	return (uintptr_t)((const struct sc_poke *)x)->addr;
 }
 
 static int verify(const struct sc_poke *p)
@@ -99,7 +112,7 @@ static int verify(const struct sc_poke *p)
 int sc_work_patch(void)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct sc_poke),
-					       poke_less, NULL};
+					       poke_less, NULL, poke_key, 1};
 	int err = 0;
 
 	sc_sort(work.v, work.n, &ops);
@@ -112,16 +125,35 @@ int sc_work_patch(void)
 	}
 	if (!err)
 		err = sc_patch(work.v, work.n);
-	for (size_t i = 0; !err && i < work.n; i++)
-		if (work.v[i].shadow)
-			memcpy(work.v[i].shadow, work.v[i].new, work.v[i].len);
+	for (size_t i = 0; i < work.n; i++) {
+		struct sc_poke *p = &work.v[i];
+		/* written (or stuck), not only checked: a poke dropped with
+		 * its module's code (retired) points into memory that went */
+		if (p->via == SC_VIA_NONE || (err && !p->stuck))
+			continue;
+		if (p->stuck) {
+			/* a failed batch left it new for good: the records
+			 * follow memory, and no fast path may trust the state
+			 * of static calls and keys any more */
+			atomic_store(&sc_partial, true);
+			sc_warn("code at %p keeps its new bytes after a failed "
+				"update",
+				(void *)p->addr);
+		}
+		if (p->shadow)
+			memcpy(p->shadow, p->new, p->len);
+		if (p->state)
+			*p->state = (*p->state & ~p->state_mask) | p->state_new;
+	}
 	return err;
 }
+
+_Atomic bool sc_partial;
 
 int sc_commit(union sc_slot *reqs, size_t n)
 {
 	static const struct sc_sort_ops by_owner = {sizeof(*reqs), req_less,
-						    NULL};
+						    NULL, req_key, 2};
 	int err = sc_lock();
 
 	if (err) {

@@ -95,8 +95,11 @@ static int choose(struct sc_poke *p, size_t n)
 			continue;
 		}
 		/* a page with a view is a shared mapping: written through
-		 * the view (stores, or the int3 protocol's writes) */
-		if (sc_store_view(q->addr, q->len, &err) || err)
+		 * the view (stores, or the int3 protocol's writes), unless
+		 * the default protocol is back: then it flips, and its view
+		 * goes (flip.c) */
+		if ((sc_store_view(q->addr, q->len, &err) || err) &&
+		    (want != SC_VIA_FLIP || err))
 			q->via = q->stores && want != SC_VIA_INT3 ? SC_VIA_STORE
 								  : SC_VIA_INT3;
 		else
@@ -268,6 +271,42 @@ fail:
 	return err;
 }
 
+/*
+ * A flip that could not be taken back (mapping the old copy refused too):
+ * its sites hold their new bytes.  They go back with the int3 protocol,
+ * written through the region's live copy (sc_flip_write()), each site
+ * emulated as its OLD instruction meanwhile: then the batch has written
+ * nothing, as every failed update promises.  If even that fails, the
+ * library's records follow memory (batch.c), and the sites come right with
+ * the next change of their static call or key.
+ */
+static struct sc_pokes revert;
+
+static void take_back(struct sc_poke *p, size_t n)
+{
+	size_t m = 0;
+
+	revert.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sc_poke *q;
+		if (!p[i].stuck)
+			continue;
+		q = sc_pokes_add(&revert);
+		if (!q)
+			return;
+		*q = p[i];
+		memcpy(q->old, p[i].new, p[i].len);
+		memcpy(q->new, p[i].old, p[i].len);
+		q->emu = p[i].emu_old;
+		q->via = SC_VIA_INT3;
+		m++;
+	}
+	if (!m || patch_int3(revert.v, revert.n, m) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		p[i].stuck = 0;
+}
+
 int sc_patch(struct sc_poke *p, size_t n)
 {
 	size_t live = 0, traps = 0;
@@ -296,7 +335,9 @@ int sc_patch(struct sc_poke *p, size_t n)
 	if (!err)
 		err = traps ? patch_int3(p, n, live)
 			    : patch_trapfree(p, n, live);
-	if (err)
+	if (err) {
 		sc_flip_finish(); /* whatever the spare copies hold now */
+		take_back(p, n);
+	}
 	return err;
 }

@@ -296,15 +296,55 @@ static void region_drop(struct region *r)
  * F4: does a range of pages hold only what it was mapped from?
  * ------------------------------------------------------------------------ */
 
-/* The bytes page @page should hold, without /proc: our copy, or the
- * file's bytes.  0, or -errno when there is nothing to compare with. */
+/*
+ * Pages of the program's files that the int3 protocol wrote in place (a
+ * fallback: the page could not flip then).  Such a page is a private copy
+ * of its own; what it should hold is recorded here, the page as it was
+ * mapped (the file's bytes) with our writes applied, so that once nothing
+ * but our bytes differ from the file it can flip again (F4).  Dropped when
+ * a region takes the page over, or its module goes.
+ */
+struct inplace {
+	uintptr_t page;
+	uint8_t *buf; /* a page, mmap'd */
+};
+static struct inplace *inplace;
+static size_t ninplace, capinplace;
+
+static struct inplace *inplace_of(uintptr_t page)
+{
+	for (size_t i = 0; i < ninplace; i++)
+		if (inplace[i].page == page)
+			return &inplace[i];
+	return NULL;
+}
+
+static void inplace_drop(uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < ninplace;) {
+		if (inplace[i].page < lo || inplace[i].page >= hi) {
+			i++;
+			continue;
+		}
+		munmap(inplace[i].buf, ps());
+		inplace[i] = inplace[--ninplace];
+	}
+}
+
+static int file_page(uintptr_t page, uint8_t *buf);
+
+/* The bytes page @page should hold: our copy, what we wrote in place over
+ * the file's bytes, or the file's bytes.  0, or -errno when there is
+ * nothing to compare with. */
 static int expected_page(uintptr_t page, uint8_t *buf)
 {
 	struct region *r = region_of(page);
-	struct sc_object obj;
-	const char *path;
-	int fd, err = -ENOENT;
+	struct inplace *ip = r ? NULL : inplace_of(page);
 
+	if (ip) {
+		memcpy(buf, ip->buf, ps());
+		return 0;
+	}
 	if (r) {
 		if (r->gen != cur_gen || cur.fd < 0)
 			return -ENOENT; /* an older generation's descriptor
@@ -316,6 +356,16 @@ static int expected_page(uintptr_t page, uint8_t *buf)
 		return pread(cur.fd, buf, ps(), off) == (ssize_t)ps() ? 0
 								      : -EIO;
 	}
+	return file_page(page, buf);
+}
+
+/* The file's bytes of @page: 0, or -errno. */
+static int file_page(uintptr_t page, uint8_t *buf)
+{
+	struct sc_object obj;
+	const char *path;
+	int fd, err = -ENOENT;
+
 	if (sc_os_object((void *)page, &obj) != 0)
 		return -ENOENT;
 	fd = sc_os_object_file(&obj, &path);
@@ -409,6 +459,7 @@ struct step {
 	uint8_t to;	 /* the copy this step maps */
 	bool flipped;	 /* the copy @to is mapped now */
 	bool covered;	 /* create: the range maps the new copies */
+	bool dropped;	 /* over retired code: left alone from then on */
 	size_t pa, pb;	 /* its pokes: plan.pokes[pa..pb) */
 	size_t touched;	 /* pages with pokes: bit map at plan.bits[touched] */
 	uint64_t *stale; /* create: the new region's bit map, if it needs
@@ -479,6 +530,14 @@ static int exec_allowed(void)
 	m = err ? err
 		: sc_os_mmap(0, ps(), PROT_READ | PROT_EXEC, MAP_PRIVATE,
 			     cur.fd, cur.end);
+	if (m == -ENOMEM || m == -EMFILE || m == -ENFILE || m == -ENOSPC ||
+	    m == -EAGAIN || m == -EINTR) {
+		/* out of something for now (mappings, descriptors, memfd
+		 * space), not a refusal: int3 for this batch only */
+		sc_debug("no executable copy of code for now: %s",
+			 sc_strerror((int)-m));
+		return (int)m;
+	}
 	if (m < 0) {
 		exec_ok = (int)m;
 		sc_info("no executable copies of code (%s): sites are patched "
@@ -501,6 +560,17 @@ static int exec_allowed(void)
  */
 static void plan_pages(struct sc_poke *p, size_t a, size_t b, size_t gap);
 
+/* Exactly one region of this generation: flip it; anything else becomes a
+ * new region (an older generation's too: F1). */
+static void step_kind(struct step *s)
+{
+	const struct region *r = s->ra < nregions ? &regions[s->ra] : NULL;
+
+	s->create = !(s->rb == s->ra + 1 && r->mode == R_FLIP &&
+		      r->lo == s->lo && r->n == s->n && r->gen == cur_gen);
+	s->to = s->create ? 1 : r->side ^ 1;
+}
+
 static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 			  uintptr_t hi, uintptr_t slo, uintptr_t shi, int prot,
 			  bool split)
@@ -515,10 +585,10 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 		lo = regions[ra].lo;
 	if (ra < rb && regions[rb - 1].lo + regions[rb - 1].n * ps() > hi)
 		hi = regions[rb - 1].lo + regions[rb - 1].n * ps();
-	for (size_t i = ra; !err && i < rb; i++)
-		if (regions[i].mode != R_FLIP)
-			err = -EBUSY; /* a store view's page */
-	if (!err && (lo < slo || hi > shi))
+	/* a store view's page flips too (the engine sends its pokes here
+	 * only under the default protocol): the new region absorbs it, and
+	 * the view goes with the old copy, after the sync */
+	if (lo < slo || hi > shi)
 		err = -ENOEXEC;
 	if (!err)
 		err = pristine(lo, (hi - lo) / ps());
@@ -538,11 +608,7 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
 	s->rb = rb;
 	s->pa = a;
 	s->pb = b;
-	/* exactly one region of this generation: flip it; anything else
-	 * becomes a new region (an older generation's too: F1) */
-	s->create = !(rb == ra + 1 && regions[ra].lo == lo &&
-		      regions[ra].n == s->n && regions[ra].gen == cur_gen);
-	s->to = s->create ? 1 : regions[ra].side ^ 1;
+	step_kind(s);
 	s->off = -1;
 }
 
@@ -550,15 +616,20 @@ static void plan_interval(struct sc_poke *p, size_t a, size_t b, uintptr_t lo,
  * apart, within one segment. */
 static void plan_pages(struct sc_poke *p, size_t a, size_t b, size_t gap)
 {
+	uintptr_t slo = 0, shi = 0;
+	int prot = 0;
+
 	while (a < b) {
-		uintptr_t lo, hi, slo, shi;
+		uintptr_t lo, hi, pa = (uintptr_t)p[a].addr;
 		size_t e;
-		int prot;
 		if (p[a].via != SC_VIA_FLIP) {
 			a++;
 			continue;
 		}
-		if (sc_code_range(p[a].addr, p[a].len, &slo, &shi, &prot)) {
+		/* sorted pokes: the segment of the last one, most often */
+		if ((pa < slo || pa + p[a].len > shi) &&
+		    sc_code_range(p[a].addr, p[a].len, &slo, &shi, &prot)) {
+			slo = shi = 0;
 			demote(p, a, a + 1, -ENOEXEC);
 			a++;
 			continue;
@@ -592,6 +663,8 @@ static bool straddle_ok(void)
 
 void sc_flip_plan(struct sc_poke *p, size_t n)
 {
+	int ex = 1;
+
 	plan.n = 0;
 	plan.pokes = p;
 	plan.active = false;
@@ -599,7 +672,9 @@ void sc_flip_plan(struct sc_poke *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i].via != SC_VIA_FLIP)
 			continue;
-		if (exec_allowed() != 0)
+		if (ex == 1)
+			ex = exec_allowed(); /* once per batch */
+		if (ex != 0)
 			p[i].via = SC_VIA_INT3;
 		else if (poke_end_page(&p[i]) - page_of((uintptr_t)p[i].addr) >
 				 ps() &&
@@ -615,14 +690,41 @@ void sc_flip_plan(struct sc_poke *p, size_t n)
 	plan.fd = cur.fd;
 	plan.gen = cur_gen;
 	/* Two steps that grew into each other through regions wider than the
-	 * gap between their pokes: the later one's pokes go to int3. */
+	 * gap between their pokes become one (both ranges were checked, and
+	 * they lie in one segment: they share pages).  Not int3 for the later
+	 * one: its writes would go into the copy the earlier one maps out. */
 	for (size_t i = 1; i < plan.n; i++) {
 		struct step *s = &plan.v[i - 1], *t = &plan.v[i];
-		if (t->lo < s->lo + s->n * ps()) {
-			demote(p, t->pa, t->pb, -EBUSY);
-			memmove(t, t + 1, (plan.n - i - 1) * sizeof(*t));
+		uintptr_t hi = s->lo + s->n * ps();
+		if (t->lo >= hi)
+			continue;
+		if (t->lo + t->n * ps() > hi)
+			hi = t->lo + t->n * ps();
+		s->n = (hi - s->lo) / ps();
+		s->rb = t->rb > s->rb ? t->rb : s->rb;
+		s->pb = t->pb;
+		step_kind(s);
+		memmove(t, t + 1, (plan.n - i - 1) * sizeof(*t));
+		plan.n--;
+		i--;
+	}
+	/* No int3 poke may write a page that flips in the same batch: its
+	 * bytes would go into the copy mapped out (or, after the flip, into
+	 * the copy no longer mapped).  Pokes demoted above (a straddling site
+	 * that cannot flip, a failed step) take the pages' other pokes with
+	 * them. */
+	for (size_t i = 0, k = 0; i < n && k < plan.n; i++) {
+		uintptr_t a = page_of((uintptr_t)p[i].addr);
+		if (p[i].via != SC_VIA_INT3)
+			continue;
+		while (k < plan.n && plan.v[k].lo + plan.v[k].n * ps() <= a)
+			k++;
+		if (k < plan.n && plan.v[k].lo < poke_end_page(&p[i])) {
+			demote(p, plan.v[k].pa, plan.v[k].pb, -EBUSY);
+			memmove(&plan.v[k], &plan.v[k + 1],
+				(plan.n - k - 1) * sizeof(plan.v[0]));
 			plan.n--;
-			i--;
+			i--; /* the same poke against the next step */
 		}
 	}
 	plan.active = plan.n > 0;
@@ -808,6 +910,8 @@ int sc_flip_apply(void)
 		return 0;
 	for (k = 0; k < plan.n && !err; k++) {
 		struct step *s = &plan.v[k];
+		if (s->dropped)
+			continue;
 		err = map_copy(s, s->to);
 		s->flipped = s->covered = !err;
 	}
@@ -837,10 +941,14 @@ void sc_flip_undo(void)
 		if (!s->flipped)
 			continue;
 		if (map_copy(s, s->to ^ 1) != 0) {
-			/* the new copy stays, complete (F5) */
+			/* the new copy stays, complete (F5); its pokes are
+			 * taken back another way (engine.c) */
 			sc_warn("page flip: cannot map the old copy back at "
 				"%p",
 				(void *)s->lo);
+			for (size_t i = s->pa; i < s->pb; i++)
+				if (plan.pokes[i].via == SC_VIA_FLIP)
+					plan.pokes[i].stuck = 1;
 			continue;
 		}
 		s->flipped = false;
@@ -855,12 +963,12 @@ void sc_flip_drop_retired(void)
 		if (!sc_code_retired((void *)s->lo))
 			continue;
 		/* the module's code went: nothing of it may be mapped again,
-		 * and its copies are forgotten with it (module.c) */
+		 * and its regions are forgotten with it (module.c); a new
+		 * region's copies go at the end of the batch */
 		for (size_t i = s->pa; i < s->pb; i++)
 			plan.pokes[i].via = SC_VIA_NONE;
 		s->flipped = s->covered = false;
-		s->create = true; /* keeps the region table as it is */
-		s->n = 0;
+		s->dropped = true;
 	}
 }
 
@@ -887,6 +995,14 @@ void sc_flip_finish(void)
 		size_t ra = (size_t)((long)s->ra + shift);
 		size_t rb = (size_t)((long)s->rb + shift);
 		struct region nr;
+		if (s->dropped) {
+			/* keeps the region table as it is */
+			if (s->create && s->off >= 0)
+				space_free(plan.gen, s->off, 2 * s->n);
+			if (s->stale)
+				munmap(s->stale, words * 8);
+			continue;
+		}
 		/* Whatever happened, the spare copy now differs from the live
 		 * one in the touched pages: it holds this batch's bytes, or
 		 * (after an undo) the live copy does not. */
@@ -933,6 +1049,7 @@ void sc_flip_finish(void)
 			shift++;
 		}
 		regions[ra] = nr;
+		inplace_drop(nr.lo, nr.lo + nr.n * ps());
 		if (sc_opt.perf_map)
 			sc_perfmap_add(nr.lo, nr.lo + nr.n * ps());
 	}
@@ -968,6 +1085,81 @@ int sc_flip_write(void *addr, const void *src, size_t len)
 		return errno ? -errno : -EIO;
 	stale_of(r)[i / 64] |= 1ull << (i % 64);
 	return 1;
+}
+
+/*
+ * The int3 protocol is about to write [addr, addr + len) in place, into a
+ * page of the program's files: record what the page should hold from now
+ * on, unless a region owns it.  What it holds now, if it is still the
+ * file's page (pagemap), else the file's bytes (a breakpoint already made
+ * it a private copy: its byte must not count as ours).  Without either,
+ * nothing is recorded, and the page stays on int3.
+ */
+void sc_flip_before_inplace(const void *addr, size_t len)
+{
+	uintptr_t a = page_of((uintptr_t)addr);
+
+	for (; a < (uintptr_t)addr + len; a += ps()) {
+		uint64_t pm;
+		void *m;
+		if (region_of(a) || inplace_of(a))
+			continue;
+		if (sc_array_grow((void **)&inplace, &capinplace, ninplace,
+				  sizeof(*inplace), 16))
+			return;
+		m = mmap(NULL, ps(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return;
+		if (sc_os_pagemap(a, 1, &pm) == 0 && !(pm & SC_PM_SWAPPED) &&
+		    (!(pm & SC_PM_PRESENT) || (pm & SC_PM_FILE)))
+			memcpy(m, (void *)a, ps());
+		else if (file_page(a, m) != 0) {
+			munmap(m, ps());
+			continue;
+		}
+		inplace[ninplace++] = (struct inplace){a, m};
+	}
+}
+
+/*
+ * The int3 protocol wrote [addr, addr + len) in place (sc_flip_write()
+ * declined: the page holds bytes of someone else's, a breakpoint, and is a
+ * private copy of its own now).  The region's live copy gets the same
+ * bytes, so that it stays what the page should hold: F4 then finds only
+ * the foreign bytes, and once they are gone the page flips again.  No
+ * thread runs that copy of the page (the mapping shows the private copy),
+ * and the spare copy lacks the change (the page turns stale).
+ */
+void sc_flip_wrote(void *addr, const void *src, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, end = a + len;
+
+	while (a < end) {
+		uintptr_t page = page_of(a), n = end - a;
+		struct region *r = region_of(a);
+		size_t i;
+		if (n > page + ps() - a)
+			n = page + ps() - a;
+		struct inplace *ip = r ? NULL : inplace_of(page);
+		if (ip)
+			memcpy(ip->buf + (a - page),
+			       (const uint8_t *)src + (a - (uintptr_t)addr), n);
+		if (r && r->mode == R_FLIP && r->gen == cur_gen &&
+		    cur.fd >= 0) {
+			i = (page - r->lo) / ps();
+			if (pwrite(cur.fd,
+				   (const uint8_t *)src + (a - (uintptr_t)addr),
+				   n,
+				   r->off +
+					   (off_t)((r->side * r->n + i) * ps() +
+						   (a - page))) != (ssize_t)n)
+				sc_debug("page %p: its copy lacks a write",
+					 (void *)page);
+			stale_of(r)[i / 64] |= 1ull << (i % 64);
+		}
+		a += n;
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -1085,8 +1277,14 @@ int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
  * move now, each to a copy of its own in the new memfd, the view replaced
  * at the same address (an update in progress, forked from the trace hook,
  * keeps valid pointers into it).
+ *
+ * The child never writes the canary it inherited (sc_flip_check_fork()):
+ * that would copy the page in the child and leave the parent's canary
+ * mapped by the parent alone, which hides a raw fork from the parent while
+ * the child still maps the parent's copies.  It takes a canary of its own
+ * and leaves the inherited page as it is, mapped, one page per fork.
  */
-void sc_flip_after_fork(void)
+void sc_flip_after_fork(bool child)
 {
 	int old = cur.fd;
 
@@ -1115,8 +1313,15 @@ void sc_flip_after_fork(void)
 	 * descriptor it planned with, and closes it (plan_end) */
 	if (old >= 0 && !(plan.active && plan.fd == old))
 		close(old);
-	if (canary)
+	if (child) {
+		void *m = mmap(NULL, ps(), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		canary = m == MAP_FAILED ? NULL : m;
+		if (canary)
+			canary[0] = 1;
+	} else if (canary) {
 		canary[0]++; /* ours alone again: this fork is dealt with */
+	}
 }
 
 /*
@@ -1141,7 +1346,7 @@ void sc_flip_check_fork(void)
 	if (sc_os_pagemap((uintptr_t)canary, 1, &pm) == 0 &&
 	    (pm & SC_PM_PRESENT) && !(pm & SC_PM_EXCLUSIVE)) {
 		sc_debug("forked without atfork handlers: new code copies");
-		sc_flip_after_fork();
+		sc_flip_after_fork(false);
 	}
 	canary[0]++;
 }
@@ -1151,6 +1356,7 @@ void sc_flip_check_fork(void)
  * released once that happened (release_pending). */
 void sc_flip_forget(uintptr_t lo, uintptr_t hi)
 {
+	inplace_drop(lo, hi);
 	size_t i = region_at(lo), j = i;
 
 	while (j < nregions && regions[j].lo < hi) {
@@ -1159,6 +1365,9 @@ void sc_flip_forget(uintptr_t lo, uintptr_t hi)
 		region_drop(&regions[j]);
 		j++;
 	}
+	if (j == i)
+		return; /* none (the table may not even exist) */
 	memmove(&regions[i], &regions[j], (nregions - j) * sizeof(*regions));
 	nregions -= j - i;
+	sc_perfmap_forget(lo, hi);
 }

@@ -65,8 +65,30 @@ SC_HIDDEN void sc_log(enum static_call_print_level level, const char *fmt, ...)
 #define sc_warn(...) sc_log(STATIC_CALL_WARN, __VA_ARGS__)
 #define sc_info(...) sc_log(STATIC_CALL_INFO, __VA_ARGS__)
 #define sc_debug(...) sc_log(STATIC_CALL_DEBUG, __VA_ARGS__)
-/* The name and meaning of a (positive) errno value; async-signal-safe. */
+/*
+ * Everything on the message path is async-signal-safe (updates are, and
+ * they log): no stdio, no allocation, no locale.  sc_log() formats nothing
+ * when the message would be dropped (no print callback, or the default
+ * printer and a level above STATICCALL_LOG's).
+ *
+ * sc_format(): snprintf() on @buf as far as the library
+ * needs it: %d %i %u %x %X %o %c %s %p %% with the flags - 0 + space #,
+ * a width and a precision (digits or *), and the lengths hh h l ll z t j.
+ * No floating point, no %n.  Always NUL-terminates (size > 0); returns the
+ * length the whole text would have, as snprintf() does.  %s of NULL prints
+ * "(null)", %p of NULL "(nil)"; with a precision, %s reads no further.
+ *
+ * sc_strerror(): "EILSEQ (illegal byte sequence)" for the errnos the
+ * library and the system calls it makes return, "errno 123" for others;
+ * @errnum or -@errnum.  The text of an unknown number lives in one of 4
+ * buffers per thread (valid until that thread's 4th later unknown number);
+ * the others are constants.  Use it instead of strerror() everywhere.
+ */
+SC_HIDDEN int sc_format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 SC_HIDDEN const char *sc_strerror(int errnum);
+/* Messages sc_log() formatted so far (for tests: dropped ones are not). */
+SC_HIDDEN extern _Atomic unsigned long sc_log_formatted;
 /* The default printer's level from a name (warn, info, debug, off). */
 SC_HIDDEN int sc_log_set_level(const char *name);
 /* Bytes as "0f 1f 44 00 00" into @out (3 * n chars). */
@@ -101,8 +123,14 @@ struct sc_sort_ops {
 	size_t size;				     /* of an element */
 	bool (*less)(const void *a, const void *b);  /* strict order */
 	void (*swap)(void *a, void *b, size_t size); /* NULL: swap bytes */
+	/* The same order as keys, most significant first: key k of an
+	 * element, k < nkeys (NULL: only the heap sort). */
+	uintptr_t (*key)(const void *e, int k);
+	int nkeys;
 };
-/* In-place heap sort: no allocation (async-signal-safe), O(n log n). */
+/* Sort in place, no malloc (async-signal-safe): a radix sort of the keys
+ * for large tables, a heap sort otherwise; O(n log n) at worst.  Not
+ * stable for equal keys. */
 SC_HIDDEN void sc_sort(void *base, size_t n, const struct sc_sort_ops *ops);
 
 struct sc_stats {
@@ -158,8 +186,13 @@ struct sc_site {
  * OS and machine primitives (os.c).  Every check fails closed: a question
  * that cannot be answered is an error, never a "no".
  * ======================================================================== */
-SC_HIDDEN long sc_gettid(void); /* cached per thread; async-signal-safe */
-SC_HIDDEN size_t sc_page_size(void);
+SC_HIDDEN long sc_gettid(void);	   /* cached per thread; async-signal-safe */
+SC_HIDDEN extern size_t sc_pagesz; /* 0 until first asked */
+SC_HIDDEN size_t sc_page_size_slow(void);
+static inline size_t sc_page_size(void)
+{
+	return sc_pagesz ? sc_pagesz : sc_page_size_slow();
+}
 /* Is the running kernel older than @major.@minor (or unknown)? */
 SC_HIDDEN bool sc_os_kernel_before(long major, long minor);
 
@@ -242,6 +275,8 @@ SC_HIDDEN void sc_code_forget(const void *anchor);
 SC_HIDDEN void sc_code_retire(uintptr_t lo, uintptr_t hi);
 SC_HIDDEN unsigned int sc_code_retirements(void);
 SC_HIDDEN bool sc_code_retired(const void *addr);
+/* The patch lock was just taken: forget every retired range. */
+SC_HIDDEN void sc_code_retire_reset(void);
 /* Open the file the object was loaded from, checked to be that file (same
  * program headers); fd or -errno. */
 SC_HIDDEN int sc_os_object_file(const struct sc_object *obj, const char **path);
@@ -275,15 +310,21 @@ enum sc_via {
 /* One site to rewrite: bytes [addr, addr + len), old and new. */
 struct sc_poke {
 	uint8_t *addr;
-	uint8_t len;	/* 1..SC_POKE_MAX */
-	uint8_t via;	/* enum sc_via, set by the engine */
-	uint8_t stores; /* may be stored in place word by word: a trampoline,
+	uint8_t len;	   /* 1..SC_POKE_MAX */
+	uint8_t via;	   /* enum sc_via, set by the engine */
+	uint8_t stores;	   /* may be stored in place word by word: a trampoline,
 			 * or a key site inside one aligned word */
-	struct sc_emu emu;
+	uint8_t stuck;	   /* a failed batch could not take it back */
+	struct sc_emu emu; /* how the new bytes behave */
+	struct sc_emu emu_old; /* how the old bytes behave (to take it back) */
 	uint8_t old[SC_POKE_MAX];
 	uint8_t new[SC_POKE_MAX];
 	uint8_t *shadow; /* where the library keeps the bytes it last wrote
 			  * here (NULL: derived from a key's state) */
+	long *state;	 /* a state word the site's bytes follow (a jump
+			  * table entry's key word), or NULL ... */
+	long state_mask; /* ... its bits for this site ... */
+	long state_new;	 /* ... and their value with the new bytes */
 	uint8_t *rw;	 /* SC_VIA_STORE: the writable view of addr */
 };
 
@@ -301,10 +342,18 @@ SC_HIDDEN void sc_flip_undo(void);
 SC_HIDDEN void sc_flip_finish(void);
 SC_HIDDEN void sc_flip_abort(void);
 SC_HIDDEN void sc_flip_synced(void);
-SC_HIDDEN void sc_flip_after_fork(void);
+/* After a fork, in the parent (@child false) or the child: a new memfd
+ * generation. */
+SC_HIDDEN void sc_flip_after_fork(bool child);
+/* Before an int3 write in place into a page of a file: record what it
+ * should hold (so that it can flip again once only our bytes differ). */
+SC_HIDDEN void sc_flip_before_inplace(const void *addr, size_t len);
 /* An int3 write into a flipped page, through its memfd copy (so that the
  * page stays the memfd's): 1 if written, 0 if not such a page, -errno. */
 SC_HIDDEN int sc_flip_write(void *addr, const void *src, size_t len);
+/* The int3 protocol wrote in place (sc_flip_write() returned 0): a flipped
+ * page's copy gets the same bytes. */
+SC_HIDDEN void sc_flip_wrote(void *addr, const void *src, size_t len);
 /* Steps over retired code go (their pokes too: via SC_VIA_NONE). */
 SC_HIDDEN void sc_flip_drop_retired(void);
 /* A module is going: forget its regions (and release their memory). */
@@ -357,6 +406,8 @@ SC_HIDDEN bool sc_text_in_handler(long tid);
 /* perf's map of code it cannot symbolise (perfmap.c): the function symbols
  * of [lo, hi), read from the object's file. */
 SC_HIDDEN void sc_perfmap_add(uintptr_t lo, uintptr_t hi);
+/* The code of [lo, hi) went (a module unloaded): list it again if asked. */
+SC_HIDDEN void sc_perfmap_forget(uintptr_t lo, uintptr_t hi);
 
 /* ========================================================================
  * Runtime (runtime.c): the patch lock, lazy setup, fork
@@ -434,6 +485,9 @@ SC_HIDDEN int sc_commit(union sc_slot *reqs, size_t n);
  * verified batch (module loads use it directly). */
 SC_HIDDEN struct sc_pokes *sc_work(void);
 SC_HIDDEN int sc_work_patch(void);
+/* A failed batch left some site at its new bytes (a double failure): the
+ * state of static calls and keys may not match their sites any more. */
+SC_HIDDEN extern _Atomic bool sc_partial;
 /* Commits so far (lock held): what a commit may cache is valid while it
  * does not change. */
 SC_HIDDEN extern unsigned long sc_commit_seq;

@@ -62,8 +62,8 @@ static int key_commit(struct static_key *key, unsigned int mode, int arg)
 	 * (unless a module's sites are behind their keys: then the commit
 	 * brings them along), nothing to write or sync. */
 	if (mode == SC_KEY_SET && sc_runtime_fast_ok() &&
-	    !sc_module_keys_behind() && !sc_int3_pinned_any() &&
-	    next_count(key, mode, arg, &to) == 0 &&
+	    !atomic_load(&sc_partial) && !sc_module_keys_behind() &&
+	    !sc_int3_pinned_any() && next_count(key, mode, arg, &to) == 0 &&
 	    to == __atomic_load_n(&key->enabled, __ATOMIC_ACQUIRE)) {
 		sc_stat_add(unchanged, 1);
 		sc_stat_add(updates, 1);

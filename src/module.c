@@ -123,6 +123,12 @@ static bool entry_less(const void *a, const void *b)
 	return (uintptr_t)entry_key(a) < (uintptr_t)entry_key(b);
 }
 
+static uintptr_t entry_sort_key(const void *e, int k)
+{
+	(void)k;
+	return (uintptr_t)entry_key(e);
+}
+
 /* Entries hold self-relative offsets: moving one means re-basing them. */
 static void entry_move(struct static_key_entry *to,
 		       const struct static_key_entry *from)
@@ -215,7 +221,6 @@ static int key_site_poke(struct static_key_entry *e, bool jumps,
 {
 	uint8_t *code = entry_code(e);
 	struct sc_poke *p = sc_pokes_add(out);
-	struct sc_emu emu;
 
 	if (!p)
 		return -ENOMEM;
@@ -223,9 +228,12 @@ static int key_site_poke(struct static_key_entry *e, bool jumps,
 	p->len = SC_ARCH_JUMP_LEN;
 	p->stores = entry_stores(e);
 	sc_arch_jump_encode((uintptr_t)code, entry_target(e), entry_jumps(e),
-			    p->old, &emu);
+			    p->old, &p->emu_old);
 	sc_arch_jump_encode((uintptr_t)code, entry_target(e), jumps, p->new,
 			    &p->emu);
+	p->state = &e->key;
+	p->state_mask = E_JUMPS;
+	p->state_new = jumps ? E_JUMPS : 0;
 	return 0;
 }
 
@@ -264,10 +272,17 @@ static bool site_less(const void *x, const void *y)
 	return a->addr < b->addr;
 }
 
+static uintptr_t site_key(const void *x, int k)
+{
+	const struct sc_site *s = x;
+
+	return k ? (uintptr_t)s->addr : s->tramp;
+}
+
 static void sort_sites(struct module *m)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct sc_site),
-					       site_less, NULL};
+					       site_less, NULL, site_key, 2};
 
 	sc_sort(m->sites.v, m->sites.n, &ops);
 }
@@ -308,6 +323,26 @@ static void resolve_pending(struct module *m, uintptr_t tramp)
 		sort_sites(m);
 }
 
+/* What the site's bytes now do, as a poke's emulation (to take it back). */
+static void site_emu_now(const struct sc_site *s, struct sc_emu *e)
+{
+	uint8_t bytes[SC_POKE_MAX];
+	void *now = NULL;
+
+	switch (sc_arch_site_state(s, s->cur, &now)) {
+	case STATIC_CALL_SITE_NOP:
+	case STATIC_CALL_SITE_RET:
+		now = NULL;
+		break;
+	case STATIC_CALL_SITE_RET0:
+		now = (void *)&__static_call_return0;
+		break;
+	default:
+		break;
+	}
+	sc_arch_site_encode(s, now, bytes, e);
+}
+
 static int site_poke(struct sc_site *s, void *func, struct sc_pokes *out)
 {
 	struct sc_poke *p = sc_pokes_add(out);
@@ -318,6 +353,7 @@ static int site_poke(struct sc_site *s, void *func, struct sc_pokes *out)
 	p->len = SC_ARCH_SITE_LEN;
 	memcpy(p->old, s->cur, SC_ARCH_SITE_LEN);
 	sc_arch_site_encode(s, func, p->new, &p->emu);
+	site_emu_now(s, &p->emu_old);
 	p->shadow = s->cur;
 	if (memcmp(p->old, p->new, p->len) == 0 && !sc_int3_pinned_any())
 		out->n--; /* nothing to change */
@@ -478,7 +514,8 @@ static int module_load(struct static_key_entry *start,
 		       struct static_key_entry *stop, const void *anchor)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct static_key_entry),
-					       entry_less, entry_swap};
+					       entry_less, entry_swap,
+					       entry_sort_key, 1};
 	struct module *m;
 	const char *name;
 	int err;

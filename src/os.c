@@ -61,13 +61,12 @@ SC_SIGNAL_CODE long sc_gettid(void)
 
 void sc_os_forget_tid(void) { cached_tid = 0; }
 
-size_t sc_page_size(void)
-{
-	static size_t ps;
+size_t sc_pagesz;
 
-	if (!ps)
-		ps = (size_t)sysconf(_SC_PAGESIZE);
-	return ps;
+size_t sc_page_size_slow(void)
+{
+	sc_pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	return sc_pagesz;
 }
 
 int sc_array_grow(void **v, size_t *cap, size_t n, size_t size, size_t min)
@@ -732,7 +731,8 @@ int sc_os_object_file(const struct sc_object *obj, const char **path)
  * (the trace hook, a signal handler) goes away while that update holds the
  * lock.  Its ranges are noted here, without the lock (the update is
  * suspended on this very thread), and the update leaves them alone from
- * then on.  Append-only; the count tells an update whether to look.
+ * then on.  Append-only while the lock is held; the count tells an update
+ * whether to look.
  */
 #define SC_RETIRED 64
 static _Atomic uintptr_t retired_lo[SC_RETIRED], retired_hi[SC_RETIRED];
@@ -750,6 +750,11 @@ void sc_code_retire(uintptr_t lo, uintptr_t hi)
 }
 
 unsigned int sc_code_retirements(void) { return atomic_load(&nretired); }
+
+/* The lock was just taken: no update is under way on any thread, so no
+ * range retired before concerns anyone (the modules themselves are
+ * forgotten by module.c's reap()). */
+void sc_code_retire_reset(void) { atomic_store(&nretired, 0); }
 
 bool sc_code_retired(const void *addr)
 {

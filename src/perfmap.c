@@ -27,15 +27,60 @@ static int line(void *arg, const char *name, uint64_t value, uint64_t size)
 {
 	struct out *o = arg;
 	char buf[320];
-	int n = snprintf(buf, sizeof(buf), "%lx %lx %s\n",
-			 (unsigned long)(o->bias + value), (unsigned long)size,
-			 name);
+	int n = sc_format(buf, sizeof(buf), "%lx %lx %s\n",
+			  (unsigned long)(o->bias + value), (unsigned long)size,
+			  name);
 
 	if (n > (int)sizeof(buf) - 1) {
 		n = (int)sizeof(buf) - 1;
 		buf[n - 1] = '\n';
 	}
 	return n > 0 && write(o->fd, buf, (size_t)n) < 0 ? -errno : 0;
+}
+
+/*
+ * The ranges listed so far by this process (the map is per pid: a fork
+ * child starts a file of its own).  A region made again over the same
+ * code (after a fork, the parent's regions are remade in a new memfd) is
+ * not listed twice; a module unloaded takes its ranges with it (another
+ * one may come at the same addresses).  Under the patch lock.
+ */
+struct listed {
+	uintptr_t lo, hi;
+};
+static struct listed *listed;
+static size_t nlisted, caplisted;
+static pid_t listed_pid;
+
+static bool already_listed(uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < nlisted; i++)
+		if (listed[i].lo <= lo && hi <= listed[i].hi)
+			return true;
+	return false;
+}
+
+static void note_listed(uintptr_t lo, uintptr_t hi)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < nlisted; i++) /* ranges inside it go */
+		if (!(lo <= listed[i].lo && listed[i].hi <= hi))
+			listed[j++] = listed[i];
+	nlisted = j;
+	if (sc_array_grow((void **)&listed, &caplisted, nlisted,
+			  sizeof(*listed), 16) == 0)
+		listed[nlisted++] = (struct listed){lo, hi};
+}
+
+void sc_perfmap_forget(uintptr_t lo, uintptr_t hi)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < nlisted; i++)
+		if (listed[i].hi <= lo || listed[i].lo >= hi)
+			listed[j++] = listed[i];
+	nlisted = j;
 }
 
 void sc_perfmap_add(uintptr_t lo, uintptr_t hi)
@@ -48,6 +93,12 @@ void sc_perfmap_add(uintptr_t lo, uintptr_t hi)
 	void *img;
 	int fd;
 
+	if (listed_pid != getpid()) {
+		listed_pid = getpid();
+		nlisted = 0;
+	}
+	if (already_listed(lo, hi))
+		return;
 	if (sc_os_object((void *)lo, &obj) != 0)
 		return;
 	fd = sc_os_object_file(&obj, &path);
@@ -60,12 +111,13 @@ void sc_perfmap_add(uintptr_t lo, uintptr_t hi)
 		return;
 	}
 	close(fd);
-	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+	sc_format(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
 	o.fd = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	o.bias = obj.bias;
 	if (o.fd >= 0) {
-		sc_elf_funcs(img, (size_t)st.st_size, lo - obj.bias,
-			     hi - obj.bias, line, &o);
+		if (sc_elf_funcs(img, (size_t)st.st_size, lo - obj.bias,
+				 hi - obj.bias, line, &o) == 0)
+			note_listed(lo, hi);
 		close(o.fd);
 	}
 	munmap(img, (size_t)st.st_size);

@@ -62,6 +62,7 @@ static int lock_check_fork(pid_t pid)
 	if (lock_lost)
 		return -ENOTRECOVERABLE;
 	atomic_store(&lock_pid, pid);
+	sc_code_retire_reset();
 	return 0;
 }
 
@@ -93,6 +94,7 @@ int sc_lock(void)
 		expect = 0;
 	}
 	atomic_store(&lock_pid, pid);
+	sc_code_retire_reset();
 	return 0;
 }
 
@@ -123,7 +125,7 @@ static void atfork_parent(void)
 	/* before anyone can write again: no copy of code may be shared with
 	 * the child (flip.c, F1) */
 	if (fork_lock_err != -ENOTRECOVERABLE)
-		sc_flip_after_fork();
+		sc_flip_after_fork(false);
 	if (fork_lock_err == 0)
 		sc_unlock();
 }
@@ -133,7 +135,7 @@ static void forget_parent(void)
 {
 	sc_os_forget_tid();
 	sc_trap_after_fork();
-	sc_flip_after_fork();
+	sc_flip_after_fork(true);
 	sc_text_after_fork();
 	sc_sync_after_fork();
 }

@@ -28,8 +28,8 @@ struct sc_sig_query {
 	struct sigaction prev; /* answer: where foreign signals go */
 };
 
-static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s,
-				    struct sigaction *out);
+static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s, struct sigaction *out,
+				    bool deliver);
 
 SC_SIGNAL_CODE bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc)
 {
@@ -38,7 +38,7 @@ SC_SIGNAL_CODE bool sc_sig_answer(struct sc_sigslot *s, siginfo_t *si, void *uc)
 	if (si)
 		return false; /* the kernel's call */
 	if (q && q->magic == SC_SIG_MAGIC && q->size >= sizeof(*q)) {
-		get_prev(s, &q->prev);
+		get_prev(s, &q->prev, false);
 		q->answered = 1;
 	}
 	return true;
@@ -111,11 +111,19 @@ static void set_prev(struct sc_sigslot *s, const struct sigaction *sa)
 	while (atomic_load(&s->readers[idx]) != 0)
 		sched_yield();
 	s->prev[idx] = *sa;
+	atomic_store(&s->fired[idx], false); /* a new handler: a new shot */
 	atomic_store(&s->idx, idx);
 }
 
-/* The handler foreign signals go to, copied.  Async-signal-safe. */
-static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s, struct sigaction *out)
+/*
+ * The handler foreign signals go to, copied; SIG_DFL for a one-shot
+ * (SA_RESETHAND) handler that was delivered once.  With @deliver, the copy
+ * is for a delivery: a one-shot handler is used up by it.  The flag is
+ * changed while the slot is counted in readers, so it cannot land on a
+ * handler saved later in the same slot.  Async-signal-safe.
+ */
+static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s, struct sigaction *out,
+				    bool deliver)
 {
 	int idx;
 
@@ -127,6 +135,15 @@ static SC_SIGNAL_CODE void get_prev(struct sc_sigslot *s, struct sigaction *out)
 		atomic_fetch_sub(&s->readers[idx], 1);
 	}
 	*out = s->prev[idx];
+	if ((out->sa_flags & SA_RESETHAND) && out->sa_handler != SIG_DFL &&
+	    out->sa_handler != SIG_IGN) {
+		bool used = deliver ? atomic_exchange(&s->fired[idx], true)
+				    : atomic_load(&s->fired[idx]);
+		if (used) {
+			out->sa_handler = SIG_DFL;
+			out->sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
+		}
+	}
 	atomic_fetch_sub(&s->readers[idx], 1);
 }
 
@@ -157,11 +174,11 @@ int sc_sig_take(struct sc_sigslot *s)
 	set_prev(s, &cur);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = s->entry;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
 	if (sigaction(s->sig, &sa, &got) != 0) {
 		int e = errno;
-		sc_warn("sigaction(%d): %s", s->sig, strerror(e));
+		sc_warn("sigaction(%d): %s", s->sig, sc_strerror(e));
 		return -e;
 	}
 	if (!same(&got, &cur) && !is_ours(s, &got)) {
@@ -235,7 +252,7 @@ SC_SIGNAL_CODE void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 	struct sigaction p;
 	sigset_t mask;
 
-	get_prev(s, &p);
+	get_prev(s, &p, true);
 
 	if (p.sa_handler == SIG_IGN && !sync_trap(si))
 		return;

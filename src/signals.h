@@ -29,6 +29,9 @@ struct sc_sigslot {
 	int sig;
 	void (*entry)(int, siginfo_t *, void *);
 	struct sigaction prev[2];
+	/* prev[i] is a one-shot handler (SA_RESETHAND) that was delivered
+	 * once already: the next foreign signal gets the default action */
+	_Atomic bool fired[2];
 	_Atomic int idx;
 	_Atomic int readers[2];
 	bool installed; /* under the patch lock */
@@ -36,7 +39,10 @@ struct sc_sigslot {
 
 /*
  * Install s->entry for s->sig (SA_SIGINFO, every signal blocked while it
- * runs, so nothing can interrupt a handler that holds a batch reference),
+ * runs, so nothing can interrupt a handler that holds a batch reference;
+ * SA_ONSTACK, so that it runs on the thread's alternate signal stack if it
+ * has one: a thread on a small stack may have no room for a signal frame,
+ * and Go's runtime requires it of every handler),
  * unless it is installed already, or was and is still reached through the
  * handlers of other copies of the library in front of it; a handler found
  * in its place is kept as the one to pass foreign signals to.  Patch lock
@@ -70,9 +76,15 @@ SC_HIDDEN bool sc_marked(struct sc_marks *m, long tid, uintptr_t sp);
 
 /*
  * Hand a signal that is not ours to @prev, as the kernel would have
- * delivered it: with @prev's mask, or with the default action (a synchronous
- * trap that the previous owner ignored or left at default kills the process,
- * as it would have without us).  Async-signal-safe.
+ * delivered it: with @prev's mask (and SIGSEGV/SIGTRAP itself unless
+ * SA_NODEFER), with siginfo only for SA_SIGINFO, only once for SA_RESETHAND
+ * (then the default action, without a lock: an atomic flag per saved slot,
+ * cleared whenever a new previous handler is saved); or with the default
+ * action (a synchronous trap that the previous owner ignored or left at
+ * default kills the process, as it would have without us).  It runs on the
+ * stack our handler runs on: the alternate stack when the thread has one,
+ * which is what a previous handler with SA_ONSTACK asked for (one without
+ * it runs there too).  Async-signal-safe.
  */
 SC_HIDDEN void sc_sig_chain(int sig, siginfo_t *si, void *uc,
 			    struct sc_sigslot *s);

@@ -150,11 +150,17 @@ static bool addr_less(const void *x, const void *y)
 	       ((const struct sc_site *)y)->addr;
 }
 
+static uintptr_t addr_key(const void *x, int k)
+{
+	(void)k;
+	return (uintptr_t)((const struct sc_site *)x)->addr;
+}
+
 /* A relocation listed twice would make two pokes of one site. */
 static void dedupe(struct sc_site_list *l)
 {
 	static const struct sc_sort_ops ops = {sizeof(struct sc_site),
-					       addr_less, NULL};
+					       addr_less, NULL, addr_key, 1};
 	size_t k = 0;
 
 	sc_sort(l->v, l->n, &ops);

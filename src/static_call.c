@@ -87,6 +87,9 @@ static int call_prepare(struct sc_req *r, struct sc_pokes *out)
 		memcpy(p->old, key->__shadow, STATIC_CALL_TRAMP_SIZE);
 		memcpy(p->new, new, STATIC_CALL_TRAMP_SIZE);
 		p->shadow = key->__shadow;
+		/* how the old bytes behave: they reach key->func */
+		sc_arch_tramp_encode((uintptr_t)key->tramp, key->__shadow,
+				     key->func, new, &p->emu_old);
 	}
 	return sc_module_call_pokes(key, r->func, out);
 }
@@ -113,7 +116,7 @@ static const struct sc_kind call_kind = {call_resolve, call_prepare, call_done};
  */
 static bool unchanged(struct static_call_key *key, void *func)
 {
-	return sc_runtime_fast_ok() &&
+	return sc_runtime_fast_ok() && !atomic_load(&sc_partial) &&
 	       (__atomic_load_n(&key->__flags, __ATOMIC_ACQUIRE) &
 		SC_KEY_READY) &&
 	       __atomic_load_n(&key->func, __ATOMIC_ACQUIRE) == func &&

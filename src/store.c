@@ -108,25 +108,28 @@ void sc_store_apply(struct sc_poke *p, size_t n)
 
 /*
  * The batch failed after its stores (its sync was refused): the old bytes
- * go back, in the same order, except a data word whose old value is zero:
- * that was never a target (a slot as the compiler emits it), and a caller
- * of the new instruction may still read the word (the encodings' rule).
+ * go back, in the same order; data words only where the instruction word
+ * did not change (the old instruction reads them, so what they held was
+ * the committed target).  Where it changed, a data word keeps its new
+ * value: the old instruction does not read it, a caller of the new one
+ * may still, and its old value may be stale (the encodings' rule: a data
+ * word only ever holds a target installed during the calls that read it).
  * What the site holds then is recorded as its shadow.
  */
 void sc_store_undo(struct sc_poke *p, size_t n)
 {
-	static const uint8_t zero[W];
-
 	for (size_t i = 0; i < n; i++) {
 		struct sc_poke *q = &p[i];
 		uint8_t back[SC_POKE_MAX];
 		size_t first = W - (uintptr_t)q->addr % W;
 		if (q->via != SC_VIA_STORE)
 			continue;
-		memcpy(back, q->old, q->len);
-		for (size_t w = first; w + W <= q->len; w += W)
-			if (!memcmp(q->old + w, zero, W))
-				memcpy(back + w, q->new + w, W);
+		if (first > q->len)
+			first = q->len;
+		memcpy(back, q->new, q->len);
+		memcpy(back, q->old, first);
+		if (!memcmp(q->old, q->new, first))
+			memcpy(back, q->old, q->len);
 		store_words(q, q->new, back);
 		if (q->shadow)
 			memcpy(q->shadow, q->addr, q->len);

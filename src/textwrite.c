@@ -296,14 +296,19 @@ int sc_text_write(void *addr, const void *src, size_t len)
 		err = 0;
 		goto out;
 	}
-	if (sc_opt.write != SC_WRITE_MPROTECT) {
+	sc_flip_before_inplace(addr, len);
+	if (sc_opt.write != SC_WRITE_MPROTECT)
 		err = write_procmem(addr, src, len);
-		if (!err || sc_opt.write == SC_WRITE_PROCMEM)
-			goto out;
+	if (sc_opt.write == SC_WRITE_MPROTECT ||
+	    (err && sc_opt.write == SC_WRITE_AUTO)) {
+		err = write_mprotect(addr, src, len);
+		if (err)
+			sc_warn("cannot write code at %p: %s", addr,
+				sc_strerror(-err));
 	}
-	err = write_mprotect(addr, src, len);
-	if (err)
-		sc_warn("cannot write code at %p: %s", addr, sc_strerror(-err));
+	/* written in place: a flipped page's copy follows */
+	if (!err)
+		sc_flip_wrote(addr, src, len);
 out:
 	if (!err) {
 		/* What the instruction cache needs after a store to code (a

@@ -249,8 +249,7 @@ static void test_concurrent(void **state)
 	 * judge (bounded: 3 times as long again) */
 	for (double end = sc_now() + 3 * secs;
 	     (atomic_load(&n_updates) < 20 ||
-	      atomic_load(&counts.calls) < 1000 ||
-	      sc_test_stats().traps_emulated == st0.traps_emulated) &&
+	      atomic_load(&counts.calls) < 1000) &&
 	     !atomic_load(&n_errors) && sc_now() < end;)
 		usleep(100000);
 	atomic_store(&stop, 1);
@@ -281,6 +280,9 @@ static void test_concurrent(void **state)
 	assert_true(ot >= 1 && oc >= 1 && vt >= 1 && vc >= 1);
 	assert_true(n_updates >= 20);
 	assert_true(counts.calls > 1000);
+	/* the updates rewrote inline sites (whether a caller ran into one
+	 * of their int3s meanwhile is up to the scheduler: not asserted) */
+	assert_true(st1.sites_patched > st0.sites_patched);
 	/* the default protocol flips the sites' pages: no trap at all */
 	if (!sc_test_int3())
 		assert_int_equal(st1.traps_emulated, st0.traps_emulated);

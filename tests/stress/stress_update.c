@@ -5,8 +5,9 @@
  * and with batches, moving each trampoline between its near, far and RET0
  * encodings.  Every call's result is checked against the targets that were
  * legal at that moment (see stress.h); the test asserts that none was
- * wrong, that no update failed, and that threads really ran into the int3
- * window (traps_emulated grew in every case).
+ * wrong, that no update failed and that the updates rewrote code; how
+ * often callers ran into the int3 window (traps_emulated) is printed: no
+ * run is promised any.
  *
  * ctest runs this program twice: as stress_update with the default code
  * writer (/proc/self/mem) and as stress_mprotect with
@@ -131,14 +132,14 @@ static void run_case(int nr_callers, int nr_updaters)
 	assert_int_equal(sc_test_wait_unblocked(), 0);
 	atomic_store(&go, 1);
 
-	/* Run for the time given; if no thread has hit the int3 window yet
-	 * (a very quiet or very busy machine), run on, up to 3 times as
-	 * long, until one has: the assertion below needs it. */
+	/* Run for the time given; on a very busy machine, run on, up to 3
+	 * times as long, until there were updates and batches to judge.
+	 * (Whether a caller meets an int3 window is up to the scheduler:
+	 * printed, not asserted.) */
 	t0 = sc_now();
 	end = t0 + case_seconds;
 	while (sc_now() < end ||
-	       (sc_test_int3() &&
-		sc_test_stats().traps_emulated == before.traps_emulated &&
+	       ((!atomic_load(&n_updates) || !atomic_load(&n_batches)) &&
 		sc_now() < t0 + 3 * case_seconds))
 		usleep(20000);
 	atomic_store(&stop, 1);
@@ -188,9 +189,9 @@ static void run_case(int nr_callers, int nr_updaters)
 	assert_true(calls > 0);
 	assert_true(atomic_load(&n_updates) > 0);
 	assert_true(atomic_load(&n_batches) > 0);
-	if (sc_test_int3()) {
-		assert_true(traps > 0); /* the callers met the int3 window */
-	} else {
+	/* the updates rewrote code */
+	assert_true(after.sites_patched > before.sites_patched);
+	if (!sc_test_int3()) {
 		/* trap-free: no trap at all; every trampoline flipped to a new
 		 * copy of its page, or stored atomically through its writable
 		 * view (store protocol) */
