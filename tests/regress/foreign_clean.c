@@ -40,6 +40,19 @@ RG_KEY_REF(fc_k1_ref, fc_k1);
 RG_KEY_REF(fc_k2_ref, fc_k2);
 
 int fc_a(void), fc_b(void);
+
+/* The victim's 8 bytes, and the breakpoint a uprobe would put in them
+ * (at FC_PROBE_AT). */
+#if defined(__x86_64__)
+#define FC_VICTIM "	.byte 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xc3\n"
+#define FC_PROBE_AT 1
+static const unsigned char fc_probe[] = {0xcc};
+#elif defined(__aarch64__)
+#define FC_VICTIM "	nop\n	ret\n"
+#define FC_PROBE_AT 0
+/* brk #5, the kernel's uprobe breakpoint on arm64 (little-endian) */
+static const unsigned char fc_probe[] = {0xa0, 0x00, 0x20, 0xd4};
+#endif
 extern const unsigned char fc_victim[];
 
 __asm__(RG_PAGES_MACRO);
@@ -50,9 +63,7 @@ __asm__(".pushsection .text.rg_foreign_clean, \"ax\", @progbits\n"
 	".org 512, 0xcc\n"
 	".globl fc_victim\n"
 	".type fc_victim, @function\n"
-	"fc_victim:\n"
-	"	.byte 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xc3\n"
-	".size fc_victim, . - fc_victim\n"
+	"fc_victim:\n" FC_VICTIM ".size fc_victim, . - fc_victim\n"
 	".org 4095, 0xcc\n"
 	".byte 0xcc\n"
 	".popsection\n");
@@ -99,22 +110,22 @@ static void toggle_k2(int i, bool must_work)
 
 static int scenario(void *arg)
 {
-	static const unsigned char cc = 0xcc, nop = 0x90;
-	const unsigned char probed[8] = {0x90, 0xcc, 0x90, 0x90,
-					 0x90, 0x90, 0x90, 0xc3};
-	const unsigned char clean[8] = {0x90, 0x90, 0x90, 0x90,
-					0x90, 0x90, 0x90, 0xc3};
+	unsigned char clean[8], probed[8];
 	struct static_call_stats s0, s1;
 	bool flipped_before = arg != NULL;
 	pthread_t t[2];
 	int err;
 
+	memcpy(clean, fc_victim, sizeof(clean));
+	memcpy(probed, clean, sizeof(probed));
+	memcpy(probed + FC_PROBE_AT, fc_probe, sizeof(fc_probe));
 	if (flipped_before) {
 		/* the page becomes a region of two copies */
 		RG_CHECK(static_branch_enable(&fc_k2) == 0, "enable");
 		RG_CHECK(static_branch_disable(&fc_k2) == 0, "disable");
 	}
-	RG_CHECK(sc_test_poke_code((void *)(fc_victim + 1), &cc, 1) == 0,
+	RG_CHECK(sc_test_poke_code((void *)(fc_victim + FC_PROBE_AT), fc_probe,
+				   sizeof(fc_probe)) == 0,
 		 "probe");
 	RG_CHECK(pthread_create(&t[0], NULL, runner, NULL) == 0 &&
 			 pthread_create(&t[1], NULL, runner, NULL) == 0,
@@ -127,7 +138,8 @@ static int scenario(void *arg)
 		toggle_k2(i, false);
 		RG_CHECK(victim_is(probed), "the foreign int3 went");
 	}
-	RG_CHECK(sc_test_poke_code((void *)(fc_victim + 1), &nop, 1) == 0,
+	RG_CHECK(sc_test_poke_code((void *)(fc_victim + FC_PROBE_AT),
+				   clean + FC_PROBE_AT, sizeof(fc_probe)) == 0,
 		 "probe removed");
 	RG_CHECK(victim_is(clean), "victim");
 	s0 = sc_test_stats();

@@ -32,10 +32,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../inline/itgen.h"
 #include "regress.h"
+#include "rg_pages.h"
 
 __attribute__((noinline, used)) int mp_a(int x) { return x * 4 + 1; }
 __attribute__((noinline, used)) int mp_b(int x) { return x * 4 + 2; }
@@ -60,35 +62,48 @@ __attribute__((used, visibility("hidden"))) struct static_key *const mp_kc_ref =
 extern const unsigned char mp_dense[], mp_sparse[], mp_scat[];
 int mp_sparse_straddle(void), mp_scat_straddle(void);
 
+/* A key site function's body: the site and the two ways out.  A slot of
+ * the dense block has 16 bytes for it. */
+#if defined(__x86_64__)
+#define MP_KEY_BODY RG_KEY_BODY
+#define MP_KEY_FLAGS "0"
+/* The straddling site starts this many bytes before its page's end (its
+ * 5 bytes cross into the next page). */
+#define MP_EDGE "2"
+#elif defined(__aarch64__)
+/* rg_pages.h's body takes 20 bytes; this one 16: x0 is set to 1 before the
+ * site, which branches to the ret or falls through to clear it. */
+#define MP_KEY_BODY                                                            \
+	"	mov w0, #1\n"                                                        \
+	"771:	nop\n"                                                           \
+	"	mov w0, #0\n"                                                        \
+	"772:	ret\n"
+#define MP_KEY_FLAGS RG_KEY_FLAGS
+/* No A64 instruction crosses a page: the "straddling" function starts on
+ * the last word of the page, and its site is the first word of the next
+ * one (the region's edge all the same). */
+#define MP_EDGE "4"
+#endif
+
 /* mp_key <prefix>, <index>, <key ref>: a key site function <prefix><index>
  * (returns 1 when the key is enabled); mp_call <prefix>, <index>: an inline
  * call site function <prefix><index>(x) of mp_op. */
 __asm__(".macro mp_key name, idx, ref\n"
 	"	.globl \\name\\idx\n"
 	"	.type \\name\\idx, @function\n"
-	"\\name\\idx:\n"
-	"771:	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"
-	"	xor %eax, %eax\n"
-	"	ret\n"
-	"772:	mov $1, %eax\n"
-	"	ret\n"
-	"	.size \\name\\idx, . - \\name\\idx\n"
+	"\\name\\idx:\n" MP_KEY_BODY "	.size \\name\\idx, . - \\name\\idx\n"
 	"	.pushsection sc_jump_table, \"aw\"\n"
 	"	.balign 8\n"
 	"	.long 771b - ., 772b - .\n"
-	"	.quad \\ref - .\n"
+	"	.quad \\ref - . + " MP_KEY_FLAGS "\n"
 	"	.popsection\n"
 	".endm\n"
 	".macro mp_call name, idx\n"
 	"	.globl \\name\\idx\n"
 	"	.type \\name\\idx, @function\n"
-	"\\name\\idx:\n"
-	"	sub $8, %rsp\n"
-	"	call __SCT__mp_op\n"
-	"	add $8, %rsp\n"
-	"	ret\n"
-	"	.size \\name\\idx, . - \\name\\idx\n"
-	".endm\n");
+	"\\name\\idx:\n" RG_CALL_BODY(
+		"__SCT__mp_op") "	.size \\name\\idx, . - \\name\\idx\n"
+				".endm\n");
 
 __asm__(".pushsection .text.rg_many_dense, \"ax\", @progbits\n"
 	".balign 4096, 0xcc\n"
@@ -121,7 +136,7 @@ __asm__(".pushsection .text.rg_many_sparse, \"ax\", @progbits\n"
 	"	.set mp_i, mp_i + 1\n"
 	".endr\n"
 	".noaltmacro\n"
-	".org 1000 * 4096 - 2, 0xcc\n"
+	".org 1000 * 4096 - " MP_EDGE ", 0xcc\n"
 	"mp_key mp_sparse_, straddle, mp_ks_ref\n"
 	".balign 4096, 0xcc\n"
 	".popsection\n");
@@ -140,7 +155,7 @@ __asm__(".pushsection .text.rg_many_scat, \"ax\", @progbits\n"
 	"	.set mp_i, mp_i + 1\n"
 	".endr\n"
 	".noaltmacro\n"
-	".org 149 * 10 * 4096 + 4094, 0xcc\n"
+	".org 149 * 10 * 4096 + 4096 - " MP_EDGE ", 0xcc\n"
 	"mp_key mp_scat_, straddle, mp_kc_ref\n"
 	".balign 4096, 0xcc\n"
 	".popsection\n");
@@ -326,8 +341,10 @@ static void test_many_pages(void **state)
 	(void)state;
 
 	assert_int_equal((uintptr_t)mp_sparse % PAGE, 0);
-	assert_int_equal((uintptr_t)mp_sparse_straddle % PAGE, PAGE - 2);
-	assert_int_equal((uintptr_t)mp_scat_straddle % PAGE, PAGE - 2);
+	assert_int_equal((uintptr_t)mp_sparse_straddle % PAGE,
+			 PAGE - atoi(MP_EDGE));
+	assert_int_equal((uintptr_t)mp_scat_straddle % PAGE,
+			 PAGE - atoi(MP_EDGE));
 	for (int g = 0; g < G_N; g++)
 		itg_init(&gen[g], 0);
 	s0 = sc_test_stats();

@@ -31,6 +31,13 @@
 
 #include "regress.h"
 
+/* the filter lets through the calls of any other ABI */
+#if defined(__x86_64__)
+#define SC_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SC_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
 static int op_a(int x) { return x * 4 + 1; }
 static int op_b(int x) { return x * 4 + 2; }
 DEFINE_STATIC_CALL(rg_mb_op, op_a);
@@ -46,7 +53,7 @@ static int refuse_membarrier(int err)
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SC_AUDIT_ARCH, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),

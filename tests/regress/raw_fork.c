@@ -29,17 +29,6 @@
 
 #include "regress.h"
 
-/* fork(2) as a bare system call: no atfork handlers run (aarch64 has no
- * fork system call, only clone) */
-static long raw_fork(void)
-{
-#ifdef SYS_fork
-	return syscall(SYS_fork);
-#else
-	return syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
-#endif
-}
-
 static int op_a(int x) { return x * 4 + 1; }
 static int op_b(int x) { return x * 4 + 2; }
 static int op_c(int x) { return x * 4 + 3; }
@@ -109,7 +98,7 @@ static void test_raw_fork_during_updates(void **state)
 	int forks = 0;
 	for (; forks < 50 && hung < 2; forks++) {
 		int status;
-		long pid = raw_fork();
+		long pid = rg_raw_fork();
 		if (pid == 0)
 			child();
 		assert_true(pid > 0);

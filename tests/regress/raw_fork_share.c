@@ -124,7 +124,7 @@ static int parent(void *arg)
 		RG_CHECK(static_branch_disable(&rf_k2) == 0, "disable");
 		RG_CHECK(rf_a() == 0 && rf_b() == 0, "sites");
 		RG_CHECK(pipe(c2p) == 0 && pipe(p2c) == 0, "pipe");
-		pid = syscall(SYS_fork);
+		pid = rg_raw_fork();
 		RG_CHECK(pid >= 0, "fork: %s", strerror(errno));
 		if (pid == 0)
 			child(p2c[0], c2p[1]);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -226,4 +227,13 @@ int rg_mod_close(struct rg_mod *m)
 
 	m->h = NULL;
 	return r;
+}
+
+long rg_raw_fork(void)
+{
+#ifdef SYS_fork
+	return syscall(SYS_fork);
+#else
+	return syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+#endif
 }

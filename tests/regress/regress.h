@@ -61,6 +61,10 @@ int rg_memfd_mappings(void);
  * mapped executable (each printed).  -1 if maps cannot be read. */
 int rg_code_aliases(void);
 
+/* fork(2) as a bare system call: no atfork handlers run (aarch64 has no
+ * fork system call, only clone). */
+long rg_raw_fork(void);
+
 /* sc_test_wait_unblocked() that must work. */
 void rg_settle(void);
 

@@ -20,22 +20,52 @@
 #ifndef SC_RG_PAGES_H
 #define SC_RG_PAGES_H
 
+#if defined(__x86_64__)
+/* A 5-byte nop as the site, as <staticcall.h> emits it. */
+#define RG_KEY_BODY                                                            \
+	"771:	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"                            \
+	"	xor %eax, %eax\n"                                                    \
+	"	ret\n"                                                               \
+	"772:	mov $1, %eax\n"                                                  \
+	"	ret\n"
+/* Every entry of <staticcall.h> on x86-64 carries only the flags asked. */
+#define RG_KEY_FLAGS "\\flags"
+/* The body of a function that calls @tramp (keeping the stack aligned)
+ * and returns what it returned: an inline call site. */
+#define RG_CALL_BODY(tramp)                                                    \
+	"	sub $8, %rsp\n"                                                      \
+	"	call " tramp "\n"                                              \
+	"	add $8, %rsp\n"                                                      \
+	"	ret\n"
+#elif defined(__aarch64__)
+#define RG_KEY_BODY                                                            \
+	"771:	nop\n"                                                           \
+	"	mov w0, #0\n"                                                        \
+	"	ret\n"                                                               \
+	"772:	mov w0, #1\n"                                                    \
+	"	ret\n"
+/* Every branch site of <staticcall.h> is one aligned word and every entry
+ * says so (arch-aarch64.h): so do these, whatever <flags> asks. */
+#define RG_KEY_FLAGS "2"
+#define RG_CALL_BODY(tramp)                                                    \
+	"	stp x29, x30, [sp, #-16]!\n"                                         \
+	"	bl " tramp "\n"                                                \
+	"	ldp x29, x30, [sp], #16\n"                                           \
+	"	ret\n"
+#else
+#error "rg_pages.h: no port for this architecture"
+#endif
+
 #define RG_PAGES_MACRO                                                         \
 	".macro rg_key_site name, ref, at, flags=0\n"                          \
 	"	.org \\at, 0xcc\n"                                                   \
 	"	.globl \\name\n"                                                     \
 	"	.type \\name, @function\n"                                           \
-	"\\name:\n"                                                            \
-	"771:	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"                            \
-	"	xor %eax, %eax\n"                                                    \
-	"	ret\n"                                                               \
-	"772:	mov $1, %eax\n"                                                  \
-	"	ret\n"                                                               \
-	"	.size \\name, . - \\name\n"                                          \
+	"\\name:\n" RG_KEY_BODY "	.size \\name, . - \\name\n"                  \
 	"	.pushsection sc_jump_table, \"aw\"\n"                                \
 	"	.balign 8\n"                                                         \
 	"	.long 771b - ., 772b - .\n"                                          \
-	"	.quad \\ref - . + \\flags\n"                                         \
+	"	.quad \\ref - . + " RG_KEY_FLAGS "\n"                          \
 	"	.popsection\n"                                                       \
 	".endm\n"
 

@@ -23,6 +23,8 @@ struct rg_inject rg_inj;
  * performs the calls it does not fail from here. */
 long rg_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
 extern const char rg_raw_syscall_ip[];
+#if defined(__x86_64__)
+#define RG_AUDIT_ARCH AUDIT_ARCH_X86_64
 __asm__(".text\n"
 	".globl rg_raw_syscall6\n"
 	".type rg_raw_syscall6, @function\n"
@@ -39,6 +41,36 @@ __asm__(".text\n"
 	"rg_raw_syscall_ip:\n"
 	"	ret\n"
 	".size rg_raw_syscall6, . - rg_raw_syscall6\n");
+/* A system call's arguments and result in a signal context. */
+#define RG_ARG(uc, i)                                                          \
+	((uc)->uc_mcontext.gregs[(int[]){REG_RDI, REG_RSI, REG_RDX, REG_R10,   \
+					 REG_R8, REG_R9}[i]])
+#define RG_RESULT(uc) ((uc)->uc_mcontext.gregs[REG_RAX])
+#elif defined(__aarch64__)
+#define RG_AUDIT_ARCH AUDIT_ARCH_AARCH64
+/* seccomp's instruction_pointer is the address after the svc, as on
+ * x86-64 after the syscall: the label marks it. */
+__asm__(".text\n"
+	".globl rg_raw_syscall6\n"
+	".type rg_raw_syscall6, @function\n"
+	"rg_raw_syscall6:\n"
+	"	mov x8, x0\n"
+	"	mov x0, x1\n"
+	"	mov x1, x2\n"
+	"	mov x2, x3\n"
+	"	mov x3, x4\n"
+	"	mov x4, x5\n"
+	"	mov x5, x6\n"
+	"	svc #0\n"
+	".globl rg_raw_syscall_ip\n"
+	"rg_raw_syscall_ip:\n"
+	"	ret\n"
+	".size rg_raw_syscall6, . - rg_raw_syscall6\n");
+#define RG_ARG(uc, i) ((uc)->uc_mcontext.regs[i])
+#define RG_RESULT(uc) ((uc)->uc_mcontext.regs[0])
+#else
+#error "rg_seccomp.c: no port for this architecture"
+#endif
 
 static struct sock_filter stmt(uint16_t code, uint32_t k)
 {
@@ -64,7 +96,7 @@ static int build(const struct rg_rule *rules, int n, struct sock_filter *f,
 	int len = 0;
 
 	f[len++] = LD(offsetof(struct seccomp_data, arch));
-	f[len] = jeq(AUDIT_ARCH_X86_64);
+	f[len] = jeq(RG_AUDIT_ARCH);
 	f[len++].jt = 1;
 	f[len++] = RET(SECCOMP_RET_ALLOW);
 	for (int r = 0; r < n && len < 200; r++) {
@@ -123,20 +155,20 @@ int rg_seccomp(const struct rg_rule *rules, int n)
 static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	greg_t *g = uc->uc_mcontext.gregs;
-	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX],
-		     g[REG_R10], g[REG_R8],  g[REG_R9]};
+	long a[6];
 	long k;
 
 	(void)sig;
+	for (int i = 0; i < 6; i++)
+		a[i] = (long)RG_ARG(uc, i);
 	k = atomic_fetch_add(&rg_inj.seen, 1) + 1;
 	if (atomic_load(&rg_inj.armed) && k >= rg_inj.first) {
 		atomic_fetch_add(&rg_inj.failed, 1);
-		g[REG_RAX] = -rg_inj.err;
+		RG_RESULT(uc) = -rg_inj.err;
 		return;
 	}
-	g[REG_RAX] = rg_raw_syscall6(si->si_syscall, a[0], a[1], a[2], a[3],
-				     a[4], a[5]);
+	RG_RESULT(uc) = rg_raw_syscall6(si->si_syscall, a[0], a[1], a[2], a[3],
+					a[4], a[5]);
 }
 
 int rg_inject_install(void)

@@ -29,10 +29,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "common.h"
 
-#define TRAP_SI_KERNEL 0x80 /* si_code of a user-mode int3 on x86-64 */
-#define TINY_LEFT 512	    /* bytes of stack left above the guard page */
+#define TINY_LEFT 512 /* bytes of stack left above the guard page */
 #define ALT_SIZE (64 * 1024)
 
 static int add1(int x) { return x + 1; }
@@ -96,6 +96,7 @@ static void setup_stacks(void)
  * needs (almost) no stack: a static call target, or the int3 below. */
 static long call_on_stack(const void *fn, long arg, void *sp)
 {
+#if defined(__x86_64__)
 	long ret;
 
 	__asm__ __volatile__("mov %%rsp, %%rbx\n\t"
@@ -107,9 +108,29 @@ static long call_on_stack(const void *fn, long arg, void *sp)
 			     : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10",
 			       "r11", "memory", "cc");
 	return ret;
+#elif defined(__aarch64__)
+	register long x0 __asm__("x0") = arg;
+
+	/* x19 (callee-saved, so the callee keeps it) holds our stack */
+	__asm__ __volatile__(
+		"mov x19, sp\n\t"
+		"mov sp, %[sp]\n\t"
+		"blr %[fn]\n\t"
+		"mov sp, x19\n\t"
+		: "+r"(x0)
+		: [fn] "r"(fn), [sp] "r"(sp)
+		: "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10",
+		  "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19",
+		  "x30", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16",
+		  "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
+		  "v26", "v27", "v28", "v29", "v30", "v31", "memory", "cc");
+	return x0;
+#endif
 }
 
-/* An int3 of the application's own, in a function that uses no stack. */
+/* A breakpoint of the application's own, in a function that uses no
+ * stack (it returns its argument). */
+#if defined(__x86_64__)
 __asm__(".pushsection .text\n"
 	".globl os_app_int3\n"
 	".type os_app_int3, @function\n"
@@ -119,6 +140,16 @@ __asm__(".pushsection .text\n"
 	"ret\n"
 	".size os_app_int3, . - os_app_int3\n"
 	".popsection\n");
+#elif defined(__aarch64__)
+__asm__(".pushsection .text\n"
+	".globl os_app_int3\n"
+	".type os_app_int3, @function\n"
+	"os_app_int3:\n"
+	"brk #0x1234\n"
+	"ret\n"
+	".size os_app_int3, . - os_app_int3\n"
+	".popsection\n");
+#endif
 void os_app_int3(void);
 
 static void app_handler(int sig, siginfo_t *si, void *uc)
@@ -126,11 +157,11 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 	sigset_t cur;
 	int local;
 
-	(void)uc;
+	sc_test_skip_brk(uc);
 	hits++;
 	if (write(1, "hit\n", 4) < 0)
 		_exit(3);
-	if (sig != SIGTRAP || !si || si->si_code != TRAP_SI_KERNEL)
+	if (sig != SIGTRAP || !si || si->si_code != SC_TEST_BRK_SICODE)
 		set_bad("no siginfo, or not the int3's");
 	if (!on_alt_stack(&local))
 		set_bad("the handler is not on the alternate stack");
