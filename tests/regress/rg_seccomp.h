@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Seccomp fault injection for the regression tests (x86-64), in the manner
+ * Seccomp fault injection for the regression tests (x86-64, aarch64), in the manner
  * of tests/stress/faults.c: rules that fail a system call with an errno
  * for good, or trap it (SIGSYS) to a handler that fails only the calls a
  * counter picks and performs the others itself.  Install them in a fork
@@ -21,6 +21,12 @@ struct rg_rule {
 	int err;   /* > 0: fail with this errno for good; 0: trap (SIGSYS) */
 	bool trap; /* trap to the injector (err ignored) */
 };
+
+/* Under an emulator (SC_TEST_EMULATOR: qemu-user, which refuses seccomp
+ * filters, docs/aarch64.md) where a filter cannot be installed: prints why
+ * @what is skipped and returns 1.  0 otherwise, and always in a native run
+ * (a refused filter there is the test's failure, not a skip). */
+int rg_seccomp_refused_by_emulator(const char *what);
 
 /* Install @n rules on every thread (TSYNC): 0 or -errno. */
 int rg_seccomp(const struct rg_rule *rules, int n);

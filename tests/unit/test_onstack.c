@@ -307,8 +307,8 @@ static void run_child(const char *what, struct run *r)
 		close(fds[0]);
 		close(fds[1]);
 		alarm(20);
-		execl("/proc/self/exe", "test_onstack", "--child", what,
-		      (char *)NULL);
+		char *argv[] = {"test_onstack", "--child", (char *)what, NULL};
+		sc_test_execv("/proc/self/exe", argv);
 		_exit(127);
 	}
 	close(fds[1]);
