@@ -13,7 +13,9 @@
  * 16-byte fetch block and one cache line).  The x86 vendors do not promise
  * the latter (they ask the executing core to serialise before it runs
  * cross-modified code); HotSpot has relied on it for two decades.  On
- * aarch64 it is architectural for B, BL and NOP.  The cost: the writable
+ * aarch64 it is architectural for B, BL, NOP and BRK written by one
+ * aligned 32-bit store (SC_ARCH_INSN_STORE), followed by the cache
+ * maintenance (sc_arch_flush_icache()).  The cost: the writable
  * view is a second address of code for as long as the process lives
  * (docs/signals.md, "Security").
  *
@@ -57,9 +59,42 @@ void sc_store_plan(struct sc_poke *p, size_t n)
 typedef uint64_t word_t;
 _Static_assert(sizeof(word_t) == W, "the store word");
 
+#define I SC_ARCH_INSN_STORE
+#if SC_ARCH_INSN_STORE == 4
+typedef uint32_t narrow_t;
+#else
+typedef uint64_t narrow_t;
+#endif
+_Static_assert(sizeof(narrow_t) == I && W % I == 0, "the instruction store");
+
+/* Do the bytes that change in the word at @w (of a poke at @a, @len bytes
+ * long) all lie in one aligned unit of I bytes, smaller than the word?
+ * Then *@unit is its offset in the word. */
+static bool narrow(uintptr_t w, uintptr_t a, size_t len, const uint8_t *old,
+		   const uint8_t *new, size_t *unit)
+{
+	size_t lo = W, hi = 0;
+
+	if (I == W)
+		return false;
+	for (size_t i = 0; i < W; i++) {
+		uintptr_t b = w + i;
+		if (b < a || b >= a + len || old[b - a] == new[b - a])
+			continue;
+		if (i < lo)
+			lo = i;
+		hi = i;
+	}
+	if (lo == W || lo / I != hi / I)
+		return false;
+	*unit = lo / I * I;
+	return true;
+}
+
 /*
  * Each changed word goes out as one aligned atomic store, from the last
- * word of the site to the first.  Only the bytes a poke changes are its
+ * word of the site to the first: the store of the whole word, or of the one
+ * instruction unit (SC_ARCH_INSN_STORE) in it where only that changes.  Only the bytes a poke changes are its
  * own: the others are taken from memory as they are now (another site of
  * the same batch may share the word).
  */
@@ -74,6 +109,8 @@ static void store_words(const struct sc_poke *q, const uint8_t *old,
 	for (uintptr_t w = last;; w -= W) {
 		uint8_t cur[W];
 		word_t v;
+		narrow_t n;
+		size_t u;
 		bool change = false;
 		memcpy(cur, view + (w - first), W);
 		for (size_t i = 0; i < W; i++) {
@@ -84,7 +121,15 @@ static void store_words(const struct sc_poke *q, const uint8_t *old,
 			cur[i] = new[b - a];
 			change = true;
 		}
-		if (change) {
+		if (change && narrow(w, a, q->len, old, new, &u)) {
+			/* one instruction changed alone: stored alone
+			 * (aarch64's 32-bit store of an instruction) */
+			uint8_t *at = view + (w - first) + u;
+			memcpy(&n, cur + u, I);
+			__atomic_store_n((narrow_t *)(void *)at, n,
+					 __ATOMIC_SEQ_CST);
+			bytes += I;
+		} else if (change) {
 			memcpy(&v, cur, W);
 			__atomic_store_n((word_t *)(void *)(view + (w - first)),
 					 v, __ATOMIC_SEQ_CST);

@@ -33,6 +33,9 @@
 /* Are key sites stored in place under protocol=store without
  * STATICCALL_KEYS_TRAPFREE? */
 #define SC_TEST_KEYS_STORED 0
+/* The store protocol's store when one instruction changes: its whole
+ * aligned 8-byte word. */
+#define SC_TEST_INSN_STORE 8
 /* What fills code nobody should run: int3. */
 #define SC_TEST_FILL 0xcc
 /* si_code of a breakpoint instruction executed in user mode (int3). */
@@ -132,6 +135,8 @@ static inline bool sc_test_tramp_signature(const uint8_t *t)
 #define SC_TEST_INT3_STEPS 2
 /* every branch site is one aligned word (arch-aarch64.h) */
 #define SC_TEST_KEYS_STORED 1
+/* one aligned 32-bit store per instruction (docs/aarch64.md) */
+#define SC_TEST_INSN_STORE 4
 /* udf #0 */
 #define SC_TEST_FILL 0x00
 /* TRAP_BRKPT */

@@ -30,6 +30,11 @@
  *   SC_ARCH_SITE_LEN, sc_arch_site_decode(), sc_arch_site_encode(),
  *   sc_arch_site_state(), sc_arch_plt_slot(); relocations in arch/elf.h
  * The store protocol:
+ *   SC_ARCH_INSN_STORE       the smaller aligned store (dividing the store
+ *                            word) used when a word's changed bytes all
+ *                            lie in one such unit: an instruction changed
+ *                            alone (aarch64: 4, one A64 instruction; x86:
+ *                            8, the word itself)
  *   SC_ARCH_STORE_WORD       the size of the aligned, single-copy atomic
  *                            stores it makes (a site never crosses one)
  *   sc_arch_flush_icache()   what the architecture needs after a store to

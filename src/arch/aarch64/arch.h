@@ -66,15 +66,20 @@ SC_HIDDEN int sc_arch_site_state(const struct sc_site *site, const uint8_t *b,
 SC_HIDDEN int sc_arch_plt_slot(const uint8_t *stub, uintptr_t *slot);
 
 /*
- * The store protocol: aligned 8-byte stores, single-copy atomic (Arm ARM
- * B2.2.1); then the cache maintenance the architecture requires before
- * modified code may run: clean the data cache to the point of unification,
- * invalidate the instruction cache, by address, each followed by a DSB ISH,
- * and an ISB here (libgcc's __clear_cache, which reads CTR_EL0 and skips
- * the steps the CPU does not need: IDC, DIC).  Other cores get their
- * context synchronisation from the engine's membarrier(SYNC_CORE).
+ * The store protocol: one aligned 32-bit store per instruction that
+ * changes (a single-copy atomic write of the whole instruction, which the
+ * Arm ARM's concurrent modification rule needs, between B, BL, NOP and
+ * BRK); aligned 64-bit stores for a word whose both halves change, which
+ * only a trampoline's far slot (data, read by `ldr x16`) does.  Then the
+ * cache maintenance the architecture requires before modified code may
+ * run: clean the data cache to the point of unification, invalidate the
+ * instruction cache, by address, each followed by a DSB ISH, and an ISB
+ * here (libgcc's __clear_cache, which reads CTR_EL0 and skips the steps
+ * the CPU does not need: IDC, DIC).  Other cores get their context
+ * synchronisation from the engine's membarrier(SYNC_CORE).
  */
 #define SC_ARCH_STORE_WORD 8
+#define SC_ARCH_INSN_STORE 4
 static inline void sc_arch_flush_icache(const void *addr, size_t len)
 {
 	__builtin___clear_cache((char *)(uintptr_t)addr,

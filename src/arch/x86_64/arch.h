@@ -59,6 +59,9 @@ SC_HIDDEN int sc_arch_plt_slot(const uint8_t *stub, uintptr_t *slot);
  * coherent with stores by itself (what a core still holds is dropped by
  * the serialising sync). */
 #define SC_ARCH_STORE_WORD 8
+/* Instructions have no smaller unit of atomic change here: a word's
+ * changed bytes go out as the whole word. */
+#define SC_ARCH_INSN_STORE 8
 static inline void sc_arch_flush_icache(const void *addr, size_t len)
 {
 	(void)addr;
