@@ -21,6 +21,17 @@
  *      core serialises, so none still runs instructions it fetched from
  *      the old copy when the update returns.
  *
+ * Caches (architectures whose instruction fetch is not coherent with
+ * data writes, aarch64): the copy must be cleaned to the point of
+ * unification and the instruction cache invalidated for it BEFORE any
+ * thread can fetch from it, since a spare copy was mapped executable
+ * before (the copies alternate) and its old lines may still be in the
+ * instruction cache.  The library cannot do it: the copy has no mapping
+ * until the mmap that makes it live.  The kernel does: a write() into a
+ * page-cache page marks it not clean for the instruction side, and the
+ * mmap (MAP_POPULATE) that installs a user-executable entry for such a
+ * page does the maintenance first (docs/aarch64.md, "Page flip").
+ *
  * No store-ordering question arises (each thread sees a whole page, old
  * or new), no thread traps, and what the CPU vendors require of
  * cross-modifying code holds: the modified bytes are never executed
