@@ -196,9 +196,13 @@ raw_mprotect(uintptr_t a, size_t len, int prot)
  * The window itself: no calls (libc may share the page in a static
  * executable), inline system calls, a plain copy: aligned 8-byte words as
  * one store each (a data word of a site may be read while it is written:
- * int3.c, tail_range()), the rest byte by byte.
+ * int3.c, tail_range()), then aligned 4-byte units as one store each (an
+ * A64 instruction, a BRK written over a live B or the new B over the BRK,
+ * may only change by one single-copy atomic write while other threads run
+ * it: docs/aarch64.md), the rest byte by byte.
  */
 typedef uint64_t __attribute__((may_alias, aligned(1))) sc_u64_unaligned;
+typedef uint32_t __attribute__((may_alias, aligned(1))) sc_u32_unaligned;
 
 static inline __attribute__((always_inline)) void
 copy_code(uint8_t *dst, const uint8_t *src, size_t len)
@@ -208,6 +212,10 @@ copy_code(uint8_t *dst, const uint8_t *src, size_t len)
 			*(volatile uint64_t *)(void *)(dst + i) =
 				*(const sc_u64_unaligned *)(src + i);
 			i += 8;
+		} else if ((uintptr_t)(dst + i) % 4 == 0 && len - i >= 4) {
+			*(volatile uint32_t *)(void *)(dst + i) =
+				*(const sc_u32_unaligned *)(src + i);
+			i += 4;
 		} else {
 			((volatile uint8_t *)dst)[i] = src[i];
 			i++;
