@@ -1065,26 +1065,41 @@ void sc_flip_synced(void) { release_pending(true); }
  * of its own (COW), no longer what the memfd holds, and the region could
  * never flip again (F4).  The int3 protocol is made for bytes other cores
  * run; the spare copy lacks what it writes (the page turns stale).  Only
- * for a region of this generation (F1), whose page is still the memfd's.
- * 1 if written, 0 if not a page for this (the caller writes in place), or
- * -errno.
+ * for a region of this generation (F1), whose pages are still the memfd's;
+ * a write that straddles two pages of the region is one write (each side
+ * of the memfd is contiguous).
+ *
+ * pristine() is not enough to know that the mapping shows the memfd's
+ * page: a page that an earlier in-place write made a private copy (a
+ * breakpoint's page, a write that straddled two regions), and whose bytes
+ * the live copy has followed since (sc_flip_wrote()), passes it, yet no
+ * longer sees the memfd.  So the bytes are read back through the mapping:
+ * a private copy does not show them, and the caller then writes in place
+ * (the live copy already holds them).  Trusting the pwrite() left an int3
+ * in a site for good once it had reached such a page.
+ *
+ * 1 if written and seen, 0 if not a page for this (the caller writes in
+ * place), or -errno.
  */
 int sc_flip_write(void *addr, const void *src, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, page = page_of(a);
+	uintptr_t last = page_of(a + len - 1);
 	struct region *r = region_of(a);
 	off_t off;
 	size_t i;
 
 	if (!r || r->mode != R_FLIP || r->gen != cur_gen || cur.fd < 0 ||
-	    page_of(a + len - 1) != page || pristine(page, 1) != 0)
+	    last >= r->lo + r->n * ps() ||
+	    pristine(page, (last - page) / ps() + 1) != 0)
 		return 0;
 	i = (page - r->lo) / ps();
 	off = r->off + (off_t)((r->side * r->n + i) * ps() + (a - page));
 	if (pwrite(cur.fd, src, len, off) != (ssize_t)len)
 		return errno ? -errno : -EIO;
-	stale_of(r)[i / 64] |= 1ull << (i % 64);
-	return 1;
+	for (size_t j = i; j <= (last - r->lo) / ps(); j++)
+		stale_of(r)[j / 64] |= 1ull << (j % 64);
+	return memcmp(addr, src, len) == 0;
 }
 
 /*
