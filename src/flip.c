@@ -1226,6 +1226,55 @@ uint8_t *sc_store_view(const void *addr, size_t len, int *err)
 	return r->rw + (a - r->lo);
 }
 
+/*
+ * The store protocol meets pages that flipped before (the default protocol
+ * at load, or before a switch to protocol=store): the region turns into a
+ * store view.  Its live copy's bytes go into a new copy, mapped shared over
+ * the code in one MAP_FIXED: as in a flip, no byte any thread may execute
+ * changes, the bytes are the same in both mappings, and the old copies are
+ * released only after the next sync (F3).  A range over two regions, or a
+ * region with bytes of someone else's (F4), stays on int3.
+ */
+static int view_over_region(struct region *r, struct region *r2, uintptr_t a,
+			    uint8_t **rw)
+{
+	struct region nr;
+	off_t off;
+	int err;
+
+	if (!r || r != r2 || r->mode != R_FLIP)
+		return -EBUSY;
+	err = exec_allowed();
+	if (!err)
+		err = pristine(r->lo, r->n);
+	if (err)
+		return err;
+	memset(&nr, 0, sizeof(nr));
+	nr.lo = r->lo;
+	nr.n = r->n;
+	nr.prot = r->prot;
+	nr.mode = R_STORE;
+	nr.gen = cur_gen;
+	off = space_alloc(nr.n);
+	if (off < 0)
+		return (int)off;
+	err = view_map(&nr, cur.fd, off);
+	if (err) {
+		space_free(cur_gen, off, nr.n);
+		sc_debug("region %p: no writable view: %s", (void *)r->lo,
+			 sc_strerror(-err));
+		return err;
+	}
+	defer_free(r, 0, 0);
+	region_drop(r);
+	inplace_drop(nr.lo, nr.lo + nr.n * ps());
+	*r = nr;
+	sc_debug("region %p (%zu pages) now has a writable view at %p",
+		 (void *)nr.lo, nr.n, (void *)nr.rw);
+	*rw = nr.rw + (a - nr.lo);
+	return 0;
+}
+
 /* Give the page(s) of [addr, addr + len) a writable view: 0, -EIO (a page
  * that must not be written at all), or another -errno (use int3). */
 int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
@@ -1241,7 +1290,8 @@ int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
 	if (*rw || err)
 		return err;
 	if (region_of(lo) || region_of(hi - 1))
-		return -EBUSY; /* flipped pages get no view */
+		return view_over_region(region_of(lo), region_of(hi - 1), a,
+					rw);
 	err = sc_code_range(addr, len, &slo, &shi, &prot);
 	if (!err)
 		err = exec_allowed();
