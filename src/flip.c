@@ -1076,26 +1076,41 @@ void sc_flip_synced(void) { release_pending(true); }
  * of its own (COW), no longer what the memfd holds, and the region could
  * never flip again (F4).  The int3 protocol is made for bytes other cores
  * run; the spare copy lacks what it writes (the page turns stale).  Only
- * for a region of this generation (F1), whose page is still the memfd's.
- * 1 if written, 0 if not a page for this (the caller writes in place), or
- * -errno.
+ * for a region of this generation (F1), whose pages are still the memfd's;
+ * a write that straddles two pages of the region is one write (each side
+ * of the memfd is contiguous).
+ *
+ * pristine() is not enough to know that the mapping shows the memfd's
+ * page: a page that an earlier in-place write made a private copy (a
+ * breakpoint's page, a write that straddled two regions), and whose bytes
+ * the live copy has followed since (sc_flip_wrote()), passes it, yet no
+ * longer sees the memfd.  So the bytes are read back through the mapping:
+ * a private copy does not show them, and the caller then writes in place
+ * (the live copy already holds them).  Trusting the pwrite() left an int3
+ * in a site for good once it had reached such a page.
+ *
+ * 1 if written and seen, 0 if not a page for this (the caller writes in
+ * place), or -errno.
  */
 int sc_flip_write(void *addr, const void *src, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, page = page_of(a);
+	uintptr_t last = page_of(a + len - 1);
 	struct region *r = region_of(a);
 	off_t off;
 	size_t i;
 
 	if (!r || r->mode != R_FLIP || r->gen != cur_gen || cur.fd < 0 ||
-	    page_of(a + len - 1) != page || pristine(page, 1) != 0)
+	    last >= r->lo + r->n * ps() ||
+	    pristine(page, (last - page) / ps() + 1) != 0)
 		return 0;
 	i = (page - r->lo) / ps();
 	off = r->off + (off_t)((r->side * r->n + i) * ps() + (a - page));
 	if (pwrite(cur.fd, src, len, off) != (ssize_t)len)
 		return errno ? -errno : -EIO;
-	stale_of(r)[i / 64] |= 1ull << (i % 64);
-	return 1;
+	for (size_t j = i; j <= (last - r->lo) / ps(); j++)
+		stale_of(r)[j / 64] |= 1ull << (j % 64);
+	return memcmp(addr, src, len) == 0;
 }
 
 /*
@@ -1222,6 +1237,55 @@ uint8_t *sc_store_view(const void *addr, size_t len, int *err)
 	return r->rw + (a - r->lo);
 }
 
+/*
+ * The store protocol meets pages that flipped before (the default protocol
+ * at load, or before a switch to protocol=store): the region turns into a
+ * store view.  Its live copy's bytes go into a new copy, mapped shared over
+ * the code in one MAP_FIXED: as in a flip, no byte any thread may execute
+ * changes, the bytes are the same in both mappings, and the old copies are
+ * released only after the next sync (F3).  A range over two regions, or a
+ * region with bytes of someone else's (F4), stays on int3.
+ */
+static int view_over_region(struct region *r, struct region *r2, uintptr_t a,
+			    uint8_t **rw)
+{
+	struct region nr;
+	off_t off;
+	int err;
+
+	if (!r || r != r2 || r->mode != R_FLIP)
+		return -EBUSY;
+	err = exec_allowed();
+	if (!err)
+		err = pristine(r->lo, r->n);
+	if (err)
+		return err;
+	memset(&nr, 0, sizeof(nr));
+	nr.lo = r->lo;
+	nr.n = r->n;
+	nr.prot = r->prot;
+	nr.mode = R_STORE;
+	nr.gen = cur_gen;
+	off = space_alloc(nr.n);
+	if (off < 0)
+		return (int)off;
+	err = view_map(&nr, cur.fd, off);
+	if (err) {
+		space_free(cur_gen, off, nr.n);
+		sc_debug("region %p: no writable view: %s", (void *)r->lo,
+			 sc_strerror(-err));
+		return err;
+	}
+	defer_free(r, 0, 0);
+	region_drop(r);
+	inplace_drop(nr.lo, nr.lo + nr.n * ps());
+	*r = nr;
+	sc_debug("region %p (%zu pages) now has a writable view at %p",
+		 (void *)nr.lo, nr.n, (void *)nr.rw);
+	*rw = nr.rw + (a - nr.lo);
+	return 0;
+}
+
 /* Give the page(s) of [addr, addr + len) a writable view: 0, -EIO (a page
  * that must not be written at all), or another -errno (use int3). */
 int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
@@ -1237,7 +1301,8 @@ int sc_flip_make_view(const void *addr, size_t len, uint8_t **rw)
 	if (*rw || err)
 		return err;
 	if (region_of(lo) || region_of(hi - 1))
-		return -EBUSY; /* flipped pages get no view */
+		return view_over_region(region_of(lo), region_of(hi - 1), a,
+					rw);
 	err = sc_code_range(addr, len, &slo, &shi, &prot);
 	if (!err)
 		err = exec_allowed();

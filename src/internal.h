@@ -425,6 +425,8 @@ SC_HIDDEN int sc_runtime_prepare(void);
 /* May a fast path answer without the lock?  False in a child forked
  * without atfork handlers until it took the lock (one memory load). */
 SC_HIDDEN bool sc_runtime_fast_ok(void);
+/* getpid(), from a cache while no fork happened since it was filled. */
+SC_HIDDEN pid_t sc_getpid(void);
 /* exit() has begun: modules' destructors run, but no code goes away. */
 SC_HIDDEN bool sc_exiting(void);
 /* The program's own module registered (late enough to be told of exit()

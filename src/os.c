@@ -362,7 +362,7 @@ int sc_os_pagemap(uintptr_t page, size_t n, uint64_t *out)
 {
 	size_t ps = sc_page_size(), want = n * sizeof(uint64_t);
 	off_t off = (off_t)(page / ps * sizeof(uint64_t));
-	pid_t pid = getpid();
+	pid_t pid = sc_getpid();
 	ssize_t got;
 
 	if (pagemap_fd >= 0 && pagemap_pid != pid) {
