@@ -44,6 +44,49 @@ static inline unsigned long long bench_traps(const struct static_call_stats *a,
 	return b->traps_emulated - a->traps_emulated;
 }
 
+/* The samples of one row of updates: each update's time, the raw syncs
+ * timed next to it and their ratio (the medians are reported); syncs per
+ * update (least, most), int3 hits and sites patched, summed. */
+struct bench_row {
+	double *upd, *syn, *rat;
+	unsigned long long smin, smax, traps, patched;
+};
+
+static inline void bench_row_init(struct bench_row *w, long nr,
+				  const char *prog)
+{
+	w->upd = calloc((size_t)nr, sizeof(double));
+	w->syn = calloc((size_t)nr, sizeof(double));
+	w->rat = calloc((size_t)nr, sizeof(double));
+	if (!w->upd || !w->syn || !w->rat)
+		bench_die(prog, "calloc", ENOMEM);
+	w->smin = ~0ull;
+	w->smax = w->traps = w->patched = 0;
+}
+
+static inline void bench_row_add(struct bench_row *w, long r, double upd_ns,
+				 double sync_ns,
+				 const struct static_call_stats *a,
+				 const struct static_call_stats *b)
+{
+	unsigned long long sy = b->syncs - a->syncs;
+
+	w->upd[r] = upd_ns;
+	w->syn[r] = sync_ns;
+	w->rat[r] = upd_ns / sync_ns;
+	w->smin = sy < w->smin ? sy : w->smin;
+	w->smax = sy > w->smax ? sy : w->smax;
+	w->traps += bench_traps(a, b);
+	w->patched += b->sites_patched - a->sites_patched;
+}
+
+static inline void bench_row_free(struct bench_row *w)
+{
+	free(w->upd);
+	free(w->syn);
+	free(w->rat);
+}
+
 static inline void bench_register_membarrier(const char *prog)
 {
 	/* The library registers too; registering twice is harmless. */

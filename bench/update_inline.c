@@ -116,18 +116,13 @@ static void measure(size_t p, int k, int nthreads)
 			       BENCH_NA);
 		return;
 	}
-	double *upd = calloc((size_t)nr, sizeof(double));
-	double *syn = calloc((size_t)nr, sizeof(double));
-	double *rat = calloc((size_t)nr, sizeof(double));
 	struct static_call_key *key = bench_isite_keys[k];
 	long (*run)(long) = bench_isite_runs[k];
-	unsigned long long traps = 0, sites = 0;
-	unsigned long long smin = ~0ull, smax = 0;
+	struct bench_row w;
 	pthread_t tid[8];
 	int err;
 
-	if (!upd || !syn || !rat)
-		die("calloc", ENOMEM);
+	bench_row_init(&w, nr, "update_inline");
 	bench_proto_use("update_inline", v);
 	busy_run = run;
 	atomic_store(&stop_busy, 0);
@@ -160,38 +155,30 @@ static void measure(size_t p, int k, int nthreads)
 				n, run(0), want);
 			exit(1);
 		}
-		upd[r] = t1 - t0;
-		syn[r] = s1 + s2;
-		rat[r] = upd[r] / syn[r];
-		unsigned long long sy = b.syncs - a.syncs;
-		smin = sy < smin ? sy : smin;
-		smax = sy > smax ? sy : smax;
-		traps += bench_traps(&a, &b);
-		sites += b.sites_patched - a.sites_patched;
+		bench_row_add(&w, r, t1 - t0, s1 + s2, &a, &b);
 	}
 	atomic_store(&stop_busy, 1);
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(tid[t], NULL);
 	check_sites(k, key->func);
 
-	double u = bench_median(upd, (size_t)nr) / 1e3;
-	double s = bench_median(syn, (size_t)nr) / 1e3;
-	double q = bench_median(rat, (size_t)nr);
+	double u = bench_median(w.upd, (size_t)nr) / 1e3;
+	double s = bench_median(w.syn, (size_t)nr) / 1e3;
+	double q = bench_median(w.rat, (size_t)nr);
 	if (csv)
 		printf("update_inline,%s,%d,%d,ok,%.3f,%.3f,%.3f,%llu,%llu,%."
 		       "3f,%"
 		       ".2f,%ld\n",
-		       v->name, n, nthreads, u, s, q, smin, smax,
-		       (double)traps / (double)nr, (double)sites / (double)nr,
-		       nr);
+		       v->name, n, nthreads, u, s, q, w.smin, w.smax,
+		       (double)w.traps / (double)nr,
+		       (double)w.patched / (double)nr, nr);
 	else
 		printf("%-12s %5d %3d %11.2f %11.2f %8.2f %4llu-%-4llu %9.2f "
 		       "%9.1f\n",
-		       v->name, n, nthreads, u, s, q, smin, smax,
-		       (double)traps / (double)nr, (double)sites / (double)nr);
-	free(upd);
-	free(syn);
-	free(rat);
+		       v->name, n, nthreads, u, s, q, w.smin, w.smax,
+		       (double)w.traps / (double)nr,
+		       (double)w.patched / (double)nr);
+	bench_row_free(&w);
 }
 
 int main(int argc, char **argv)

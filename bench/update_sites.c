@@ -194,16 +194,12 @@ static void measure(size_t p, size_t i, int kind, int nthreads)
 	const struct bench_layout *l = layouts[i];
 	const char *lname = kind == 2 ? layouts[i - PER_KIND]->name : l->name;
 	long nr = l->sites > 1 ? (reps + 2) / 3 : reps;
-	double *upd = calloc((size_t)nr, sizeof(double));
-	double *syn = calloc((size_t)nr, sizeof(double));
-	double *rat = calloc((size_t)nr, sizeof(double));
-	unsigned long long traps = 0, patched = 0, smin = ~0ull, smax = 0;
+	struct bench_row w;
 	pthread_t tid[1];
 	int err = 0;
 	long r;
 
-	if (!upd || !syn || !rat)
-		die("calloc", ENOMEM);
+	bench_row_init(&w, nr, "update_sites");
 	if (!supported[p]) {
 		row_na(bench_protos[p].name, i, kind, nthreads, BENCH_NA);
 		goto out;
@@ -246,14 +242,7 @@ static void measure(size_t p, size_t i, int kind, int nthreads)
 		if (err)
 			break;
 		check_run(i, "after an update");
-		upd[r] = t1 - t0;
-		syn[r] = s1 + s2;
-		rat[r] = upd[r] / syn[r];
-		unsigned long long sy = b.syncs - a.syncs;
-		smin = sy < smin ? sy : smin;
-		smax = sy > smax ? sy : smax;
-		traps += bench_traps(&a, &b);
-		patched += b.sites_patched - a.sites_patched;
+		bench_row_add(&w, r, t1 - t0, s1 + s2, &a, &b);
 	}
 	atomic_store(&stop_busy, 1);
 	for (int t = 0; t < nthreads; t++)
@@ -267,29 +256,27 @@ static void measure(size_t p, size_t i, int kind, int nthreads)
 		goto out;
 	}
 
-	double u = bench_median(upd, (size_t)nr) / 1e3;
-	double s = bench_median(syn, (size_t)nr) / 1e3;
-	double q = bench_median(rat, (size_t)nr);
-	double beyond = (u - (double)smax * s) / l->sites;
+	double u = bench_median(w.upd, (size_t)nr) / 1e3;
+	double s = bench_median(w.syn, (size_t)nr) / 1e3;
+	double q = bench_median(w.rat, (size_t)nr);
+	double beyond = (u - (double)w.smax * s) / l->sites;
 	if (csv)
 		printf("sites,%s,%s,%s,%d,ok,%d,%d,%.3f,%.3f,%.3f,%llu,%llu,%."
 		       "3f,%.2f,%.4f,%.1f,%ld\n",
 		       lname, kinds[kind], bench_protos[p].name, nthreads,
-		       l->sites, l->stride_pages, u, s, q, smin, smax,
-		       (double)traps / (double)nr, (double)patched / (double)nr,
-		       beyond, first / 1e3, nr);
+		       l->sites, l->stride_pages, u, s, q, w.smin, w.smax,
+		       (double)w.traps / (double)nr,
+		       (double)w.patched / (double)nr, beyond, first / 1e3, nr);
 	else
 		printf("%-10s %-7s %-13s %3d %6d %11.2f %9.2f %9.1f "
 		       "%4llu-%-4llu "
 		       "%9.2f %8.1f %10.3f %10.1f\n",
 		       lname, kinds[kind], bench_protos[p].name, nthreads,
-		       l->sites, u, s, q, smin, smax,
-		       (double)traps / (double)nr, (double)patched / (double)nr,
-		       beyond, first / 1e3);
+		       l->sites, u, s, q, w.smin, w.smax,
+		       (double)w.traps / (double)nr,
+		       (double)w.patched / (double)nr, beyond, first / 1e3);
 out:
-	free(upd);
-	free(syn);
-	free(rat);
+	bench_row_free(&w);
 }
 
 /* ---- the target already installed, the state the key has --------------- */

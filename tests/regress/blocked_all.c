@@ -137,14 +137,17 @@ static void *sender(void *arg)
 	return NULL;
 }
 
+static int ba_set(int k)
+{
+	return static_call_update(rg_ba_op, k ? ba_b : ba_a);
+}
+
 static void test_blocked_and_full_mask(void **state)
 {
 	struct sigaction sa;
 	unsigned long long traps0;
-	unsigned long ops = 0;
-	int errors = 0, first = 0;
+	struct rg_updates u;
 	pthread_t t[3];
-	double end;
 	(void)state;
 
 	{
@@ -165,40 +168,19 @@ static void test_blocked_and_full_mask(void **state)
 	rg_thread(&t[1], signalled_runner, NULL);
 	rg_thread(&t[2], sender, NULL);
 
-	end = sc_now() + sc_test_seconds(2.0);
-	for (unsigned long i = 1; sc_now() < end; i++) {
-		int on = (int)(i & 1), err;
-		unsigned long g = itg_publish(&call_gen, on);
-		err = static_call_update(rg_ba_op, on ? ba_b : ba_a);
-		if (err == 0)
-			itg_commit(&call_gen, g);
-		else
-			itg_commit(&call_gen, itg_publish(&call_gen, !on));
-		errors += err != 0;
-		first = first ? first : err;
-		g = itg_publish(&key_gen, on);
-		err = on ? static_branch_enable(&rg_exe_key)
-			 : static_branch_disable(&rg_exe_key);
-		if (err == 0)
-			itg_commit(&key_gen, g);
-		else
-			itg_commit(&key_gen, itg_publish(&key_gen, !on));
-		errors += err != 0;
-		first = first ? first : err;
-		ops += 2;
-	}
+	rg_update_loop(2.0, &call_gen, 2, ba_set, &key_gen, &rg_exe_key, &u);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	printf("%lu updates and toggles, %d failed (first: %s); %lu checked "
 	       "results, %lu wrong, %lu unknown; %lu handlers ran; %llu "
 	       "traps\n",
-	       ops, errors, first ? strerror(-first) : "-",
+	       u.ops, u.errors, u.first ? strerror(-u.first) : "-",
 	       atomic_load(&counts.calls), atomic_load(&counts.wrong),
 	       atomic_load(&counts.unknown), atomic_load(&handled),
 	       rg_traps() - traps0);
 	assert_int_equal(atomic_load(&counts.wrong), 0);
-	assert_int_equal(errors, 0);
+	assert_int_equal(u.errors, 0);
 	assert_true(atomic_load(&handled) > 0);
 	if (rg_default_protocol())
 		assert_int_equal(rg_traps() - traps0, 0);

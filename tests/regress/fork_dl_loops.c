@@ -140,13 +140,16 @@ static void *dlloop(void *arg)
 	return NULL;
 }
 
+static int fdl_set(int k)
+{
+	return static_call_update(rg_fd_op, k ? fd_b : fd_a);
+}
+
 static void test_fork_and_dlopen_loops(void **state)
 {
 	unsigned long long traps0;
-	unsigned long ops = 0;
-	int errors = 0, first = 0;
+	struct rg_updates u;
 	pthread_t t[4];
-	double end;
 	(void)state;
 
 	itg_init(&call_gen, 0);
@@ -156,40 +159,20 @@ static void test_fork_and_dlopen_loops(void **state)
 	rg_thread(&t[1], runner, (void *)(intptr_t)50001);
 	rg_thread(&t[2], forker, NULL);
 	rg_thread(&t[3], dlloop, NULL);
-	end = sc_now() + sc_test_seconds(2.5);
-	for (unsigned long i = 1; sc_now() < end; i++) {
-		int on = (int)(i & 1), err;
-		unsigned long g = itg_publish(&call_gen, on);
-		err = static_call_update(rg_fd_op, on ? fd_b : fd_a);
-		if (err == 0)
-			itg_commit(&call_gen, g);
-		else
-			itg_commit(&call_gen, itg_publish(&call_gen, !on));
-		errors += err != 0;
-		first = first ? first : err;
-		g = itg_publish(&key_gen, on);
-		err = on ? static_branch_enable(&rg_exe_key)
-			 : static_branch_disable(&rg_exe_key);
-		if (err == 0)
-			itg_commit(&key_gen, g);
-		else
-			itg_commit(&key_gen, itg_publish(&key_gen, !on));
-		errors += err != 0;
-		first = first ? first : err;
-		ops += 2;
-	}
+	rg_update_loop(2.5, &call_gen, 2, fdl_set, &key_gen, &rg_exe_key, &u);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	printf("%lu updates and toggles, %d failed (first: %s); %lu forks, "
 	       "%lu children failed; %lu plug-in loads; %lu checked results, "
 	       "%lu wrong, %lu unknown; %llu traps\n",
-	       ops, errors, first ? strerror(-first) : "-", atomic_load(&forks),
-	       atomic_load(&child_bad), atomic_load(&loads),
-	       atomic_load(&counts.calls), atomic_load(&counts.wrong),
-	       atomic_load(&counts.unknown), rg_traps() - traps0);
+	       u.ops, u.errors, u.first ? strerror(-u.first) : "-",
+	       atomic_load(&forks), atomic_load(&child_bad),
+	       atomic_load(&loads), atomic_load(&counts.calls),
+	       atomic_load(&counts.wrong), atomic_load(&counts.unknown),
+	       rg_traps() - traps0);
 	assert_int_equal(atomic_load(&counts.wrong), 0);
-	assert_int_equal(errors, 0);
+	assert_int_equal(u.errors, 0);
 	assert_int_equal(atomic_load(&child_bad), 0);
 	assert_true(atomic_load(&forks) > 0 && atomic_load(&loads) > 0);
 	if (rg_default_protocol())

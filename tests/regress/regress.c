@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "../inline/itgen.h"
 #include "regress.h"
 
 DEFINE_STATIC_KEY_FALSE(rg_exe_key);
@@ -236,4 +237,37 @@ long rg_raw_fork(void)
 #else
 	return syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
 #endif
+}
+
+void rg_update_loop(double seconds, struct itg *call_gen, int ntargets,
+		    int (*set)(int k), struct itg *key_gen,
+		    struct static_key_false *key, struct rg_updates *out)
+{
+	double end = sc_now() + sc_test_seconds(seconds);
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned long i = 1; sc_now() < end; i++) {
+		int k = (int)(i % (unsigned long)ntargets), on = (int)(i & 1);
+		unsigned long g = itg_publish(call_gen, k);
+		int err = set(k);
+		if (err == 0)
+			itg_commit(call_gen, g);
+		else
+			itg_commit(call_gen,
+				   itg_publish(call_gen,
+					       (int)((i - 1) %
+						     (unsigned long)ntargets)));
+		out->errors += err != 0;
+		out->first = out->first ? out->first : err;
+		g = itg_publish(key_gen, on);
+		err = on ? static_branch_enable(key)
+			 : static_branch_disable(key);
+		if (err == 0)
+			itg_commit(key_gen, g);
+		else
+			itg_commit(key_gen, itg_publish(key_gen, !on));
+		out->errors += err != 0;
+		out->first = out->first ? out->first : err;
+		out->ops += 2;
+	}
 }

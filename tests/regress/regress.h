@@ -81,6 +81,21 @@ struct rg_mod {
 	rgm_toggle_fn *toggle;
 };
 /* 0, or -1 with dlerror() printed. */
+/* The updater of the concurrency tests, on the calling thread: until
+ * sc_test_seconds(@seconds) have passed, round i (from 1) sets the static
+ * call to target i % @ntargets with @set (static_call_update()'s result)
+ * and @key to i & 1, each change published in its generation counter
+ * (itgen.h) before and committed after; a change that fails commits the
+ * state before it again.  Counts into @out. */
+struct itg;
+struct rg_updates {
+	unsigned long ops;
+	int errors, first;
+};
+void rg_update_loop(double seconds, struct itg *call_gen, int ntargets,
+		    int (*set)(int k), struct itg *key_gen,
+		    struct static_key_false *key, struct rg_updates *out);
+
 int rg_mod_open(const char *path, struct rg_mod *m);
 int rg_mod_close(struct rg_mod *m);
 

@@ -105,19 +105,24 @@ static void *runner(void *arg)
 	return NULL;
 }
 
+static int st_set(int k)
+{
+	static void *const targets[3] = {(void *)st_a, (void *)st_b,
+					 static_call_return0};
+
+	return static_call_update(rg_st_op, targets[k]);
+}
+
 static void test_straddling_sites(void **state)
 {
 	static const unsigned char nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
-	void *const targets[3] = {(void *)st_a, (void *)st_b,
-				  static_call_return0};
 	uintptr_t ksite = (uintptr_t)rg_straddle_key_fn + 4094;
 	uintptr_t csite = (uintptr_t)rg_straddle_call_fn + 4094;
 	struct static_call_site s[8];
 	unsigned long long traps0;
-	unsigned long ops = 0;
-	int n, found = 0, errors = 0, first = 0;
+	struct rg_updates u;
+	int n, found = 0;
 	pthread_t t[2];
-	double end;
 	(void)state;
 
 	/* where they should be */
@@ -142,39 +147,17 @@ static void test_straddling_sites(void **state)
 	rg_thread(&t[0], runner, (void *)(intptr_t)1);
 	rg_thread(&t[1], runner, (void *)(intptr_t)50001);
 	rg_settle();
-	end = sc_now() + sc_test_seconds(2.0);
-	for (unsigned long i = 1; sc_now() < end; i++) {
-		int k = (int)(i % 3), on = (int)(i & 1), err;
-		unsigned long g = itg_publish(&call_gen, k);
-		err = static_call_update(rg_st_op, targets[k]);
-		if (err == 0)
-			itg_commit(&call_gen, g);
-		else
-			itg_commit(&call_gen,
-				   itg_publish(&call_gen, (int)((i - 1) % 3)));
-		errors += err != 0;
-		first = first ? first : err;
-		g = itg_publish(&key_gen, on);
-		err = on ? static_branch_enable(&rg_st_key)
-			 : static_branch_disable(&rg_st_key);
-		if (err == 0)
-			itg_commit(&key_gen, g);
-		else
-			itg_commit(&key_gen, itg_publish(&key_gen, !on));
-		errors += err != 0;
-		first = first ? first : err;
-		ops += 2;
-	}
+	rg_update_loop(2.0, &call_gen, 3, st_set, &key_gen, &rg_st_key, &u);
 	atomic_store(&stop, 1);
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 	printf("straddling sites: %lu updates and toggles, %d failed (first: "
 	       "%s); %lu checked results, %lu wrong, %lu unknown; %llu traps\n",
-	       ops, errors, first ? strerror(-first) : "-",
+	       u.ops, u.errors, u.first ? strerror(-u.first) : "-",
 	       atomic_load(&counts.calls), atomic_load(&counts.wrong),
 	       atomic_load(&counts.unknown), rg_traps() - traps0);
 	assert_int_equal(atomic_load(&counts.wrong), 0);
-	assert_int_equal(errors, 0);
+	assert_int_equal(u.errors, 0);
 	if (rg_default_protocol())
 		assert_int_equal(rg_traps() - traps0, 0);
 }
