@@ -5,7 +5,7 @@
  *
  * One page (rg_pages.h) holds sites of fg_k1, fg_k2 and fg_k3.  The main
  * thread toggles fg_k1 for 2 s (each toggle flips the page); a POSIX timer
- * sends it a signal every 200 us; a second thread toggles fg_k3 (so the
+ * sends it a signal every 200 us (4 ms under an emulator); a second thread toggles fg_k3 (so the
  * handler also meets the lock held by another thread).  The handler runs
  * fg_k1's site (its result must be one the interrupted toggle allows) and
  * toggles fg_k2, which has no other writer.
@@ -123,8 +123,12 @@ static void test_updates_from_handler(void **state)
 	assert_int_equal(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
 	rg_thread(&t, other, NULL);
 	rg_settle();
+	/* every 200 us; under an emulator, whose toggle from the handler can
+	 * take longer than that, every 4 ms: a timer faster than the handler
+	 * would leave the main thread nothing but handlers (a livelock of the
+	 * test's own making, not the library's) */
 	its.it_interval.tv_sec = 0;
-	its.it_interval.tv_nsec = 200000;
+	its.it_interval.tv_nsec = (long)(200000 * sc_test_slowdown());
 	its.it_value = its.it_interval;
 	assert_int_equal(timer_settime(timer, 0, &its, NULL), 0);
 	end = sc_now() + sc_test_seconds(2.0);
