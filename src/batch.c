@@ -157,8 +157,14 @@ int sc_commit(union sc_slot *reqs, size_t n)
 	int err = sc_lock();
 
 	if (err) {
-		sc_warn("update from inside an update on the same thread: %s",
-			sc_strerror(-err));
+		/* -ENOTRECOVERABLE (a raw fork took a held lock) was reported
+		 * once, when found */
+		if (err == -EDEADLK)
+			sc_warn("update from inside an update on the same "
+				"thread: %s",
+				sc_strerror(-err));
+		else
+			sc_debug("update refused: %s", sc_strerror(-err));
 		goto out;
 	}
 	err = sc_runtime_prepare();

@@ -281,7 +281,7 @@ static void hook(enum static_call_trace_step step, unsigned int nr)
 	hook_calls++;
 }
 
-/* The engine's own static call sites (the trace hook in src/poke.c) are in
+/* The engine's own static call sites (the trace hook in src/engine.c) are in
  * this executable: inline, and rewritten while the engine runs them. */
 static void test_engine_sites(void **state)
 {

@@ -14,6 +14,15 @@
  * target, its site the new state) or a negative errno; and the parent's
  * updates all return 0.
  *
+ * test_raw_fork_idle: the same raw forks while no update is in flight
+ * (the parent's updater stopped), so that each child finds the lock free
+ * and carries on in a process of its own.  Asserts: every child's update
+ * and toggle return 0 and take effect in the child; after each child,
+ * the parent's call still reaches the parent's target and its key site
+ * is still off (the child never wrote code the parent runs), and the
+ * parent's next update and toggle work.  (Under the first test nearly
+ * every child finds the lock held: -ENOTRECOVERABLE.)
+ *
  * On the code of issue 13: the child inherits the patch lock held by the
  * parent's updater (owner: a thread that does not exist in the child) and
  * waits for it forever in its first update (killed by SIGALRM).
@@ -120,10 +129,55 @@ static void test_raw_fork_during_updates(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* The child of an idle parent: every change must go through. */
+static void child_strict(void)
+{
+	alarm(2);
+	if (static_call_update(rg_fork_op, op_c) != 0 ||
+	    static_call(rg_fork_op)(3) != op_c(3)) {
+		say("raw fork child: update failed or not in effect\n");
+		_exit(1);
+	}
+	if (static_branch_enable(&rg_exe_key) != 0 || exe_probe() != 1) {
+		say("raw fork child: enable failed or not in effect\n");
+		_exit(1);
+	}
+	_exit(0);
+}
+
+static void test_raw_fork_idle(void **state)
+{
+	(void)state;
+
+	for (int i = 0; i < 20; i++) {
+		int (*mine)(int) = i & 1 ? op_a : op_b;
+		int status;
+		assert_int_equal(static_call_update(rg_fork_op, mine), 0);
+		assert_int_equal(static_branch_disable(&rg_exe_key), 0);
+		long pid = syscall(SYS_fork);
+		if (pid == 0)
+			child_strict();
+		assert_true(pid > 0);
+		assert_int_equal(waitpid((pid_t)pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("raw fork child %d: status %#x", i, status);
+		assert_int_equal(static_call(rg_fork_op)(3), mine(3));
+		assert_int_equal(exe_probe(), 0);
+	}
+	assert_int_equal(static_call_update(rg_fork_op, op_c), 0);
+	assert_int_equal(static_call(rg_fork_op)(3), op_c(3));
+	assert_int_equal(static_branch_enable(&rg_exe_key), 0);
+	assert_int_equal(exe_probe(), 1);
+	assert_int_equal(static_branch_disable(&rg_exe_key), 0);
+	printf("20 raw forks of an idle parent: every child updated its own "
+	       "code, the parent's stayed\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_raw_fork_during_updates),
+		cmocka_unit_test(test_raw_fork_idle),
 	};
 
 	sc_test_watchdog(60);

@@ -18,7 +18,7 @@
  *    that performs the call itself (from one instruction the filter lets
  *    through) or fails exactly the Nth int3 write, tail write, head write
  *    or SYNC_CORE of an update with EPERM: transient faults, so that every
- *    branch of the rollback (src/poke.c) runs, including the ones where
+ *    branch of the rollback (src/engine.c) runs, including the ones where
  *    restoring works.  The same handler checks invariant I2 of
  *    docs/design.md on every code write the library makes: a write other
  *    than an int3 over byte 0 must land on a site whose byte 0 is int3.
