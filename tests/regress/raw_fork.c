@@ -154,7 +154,7 @@ static void test_raw_fork_idle(void **state)
 		int status;
 		assert_int_equal(static_call_update(rg_fork_op, mine), 0);
 		assert_int_equal(static_branch_disable(&rg_exe_key), 0);
-		long pid = syscall(SYS_fork);
+		long pid = rg_raw_fork();
 		if (pid == 0)
 			child_strict();
 		assert_true(pid > 0);
