@@ -5,7 +5,8 @@
  * updates.
  *
  * The parent's updater thread retargets a static call and toggles a key
- * back to back; the main thread forks with syscall(SYS_fork) 50 times.
+ * back to back; the main thread forks with a bare fork system call
+ * (rg_raw_fork()) 50 times.
  * Each child (one thread, async-signal-safe calls only) makes one update
  * of the static call and one toggle of the key, with an alarm of 2 s
  * (the forks stop after the second child that hangs).
