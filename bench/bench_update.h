@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,40 @@ static inline void bench_die(const char *prog, const char *what, int err)
 	fprintf(stderr, "%s: %s: %s\n", prog, what,
 		strerror(err < 0 ? -err : err));
 	exit(1);
+}
+
+/*
+ * Busy caller threads count their rounds (each a loop over the sites), so
+ * that bench_settle() can wait for every one of them to be running its loop
+ * again.  Right after an update the callers may still be in the kernel (a
+ * flip's page fault, waiting for the mm lock): a thread that is not on a CPU
+ * needs no IPI, so a raw membarrier timed then is cheaper than the one an
+ * update meets with its callers running, and update / sync would be
+ * inflated by the difference (seen: 0.7 us against 10 us).
+ */
+#define BENCH_BUSY_MAX 2
+static atomic_ulong bench_busy_rounds[BENCH_BUSY_MAX] __attribute__((unused));
+
+/* busy thread @t (0..BENCH_BUSY_MAX-1) finished a round; only it writes */
+static inline void bench_busy_tick(uintptr_t t)
+{
+	atomic_store_explicit(&bench_busy_rounds[t],
+			      atomic_load_explicit(&bench_busy_rounds[t],
+						   memory_order_relaxed) +
+				      1,
+			      memory_order_relaxed);
+}
+
+/* wait until each of the first @n busy threads has run two more rounds */
+static inline void bench_settle(int n)
+{
+	unsigned long seen[BENCH_BUSY_MAX];
+
+	for (int t = 0; t < n; t++)
+		seen[t] = atomic_load(&bench_busy_rounds[t]);
+	for (int t = 0; t < n; t++)
+		while (atomic_load(&bench_busy_rounds[t]) < seen[t] + 2)
+			sched_yield();
 }
 
 static inline struct static_call_stats bench_stats(const char *prog)

@@ -52,7 +52,7 @@ extern struct static_key_false *const bkt_keys[NKEYSIZES];
 extern long (*const bkt_runs[NKEYSIZES])(long);
 static const int sizes_used[] = {0, 2}; /* 1 and 100 sites */
 
-#define BUSY 2
+#define BUSY BENCH_BUSY_MAX
 #define SIGTRAP_BLOCKED 4
 
 static int csv, quick;
@@ -72,12 +72,13 @@ static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
 
 static void *busy(void *arg)
 {
+	uintptr_t t = (uintptr_t)arg;
 	long x = 0;
 
-	(void)arg;
 	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
 		x = atomic_load_explicit(&busy_run, memory_order_relaxed)(x);
 		BENCH_BARRIER();
+		bench_busy_tick(t);
 	}
 	return (void *)(x & 0);
 }
@@ -153,14 +154,17 @@ static void row(size_t p, int tf, int k, int nthreads)
 		struct static_call_stats a = bench_stats("toggle_threads");
 		int on = !(r & 1), err;
 
+		bench_settle(BUSY);
 		if ((r >> 1) & 1)
 			s1 = bench_raw_sync_ns("toggle_threads");
 		t0 = bench_now_ns();
 		err = on ? static_branch_enable(key)
 			 : static_branch_disable(key);
 		t1 = bench_now_ns();
-		if (!((r >> 1) & 1))
+		if (!((r >> 1) & 1)) {
+			bench_settle(BUSY);
 			s2 = bench_raw_sync_ns("toggle_threads");
+		}
 		struct static_call_stats b = bench_stats("toggle_threads");
 		if (err) {
 			snprintf(status, sizeof(status), "refused:%s",
@@ -258,7 +262,7 @@ int main(int argc, char **argv)
 		die("calloc", ENOMEM);
 	atomic_store(&busy_run, bk_runs[0]);
 	for (int t = 0; t < BUSY; t++)
-		if (pthread_create(&tid[t], NULL, busy, NULL))
+		if (pthread_create(&tid[t], NULL, busy, (void *)(uintptr_t)t))
 			die("pthread_create", errno);
 	usleep(20000);
 

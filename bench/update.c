@@ -8,7 +8,11 @@
  *      this library refuses the option value), each update paired with one
  *      raw membarrier(PRIVATE_EXPEDITED_SYNC_CORE) timed just before or
  *      just after it, so that update/sync is a ratio within the same
- *      instant and load; with no caller, also the naive alternative
+ *      instant and load (the protocols take turns; two untimed updates
+ *      under each, out and back, come before its timed one, so that the
+ *      conversion of the page when the protocol changes is not timed,
+ *      and the callers run again before the timing starts);
+ *      with no caller, also the naive alternative
  *      (mprotect RW, memcpy, mprotect RX: unsafe with concurrent callers, so
  *      timed without any);
  *   S. an update to the target already installed, and a key set to the
@@ -80,7 +84,7 @@ static int csv, quick;
 static long reps = 1001;
 static int supported[BENCH_NPROTOS];
 
-#define BUSY_MAX 2 /* busy caller threads: 0, 1, 2 */
+#define BUSY_MAX BENCH_BUSY_MAX /* busy caller threads: 0, 1, 2 */
 
 static void die(const char *what, int err) { bench_die("update", what, err); }
 
@@ -96,16 +100,17 @@ static atomic_ulong busy_calls;
 
 static void *busy(void *arg)
 {
+	uintptr_t t = (uintptr_t)arg;
 	long x = 0;
 	unsigned long n = 0;
 
-	(void)arg;
 	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
 		for (int i = 0; i < 1024; i++) {
 			x = static_call(upd_op)(x);
 			BENCH_BARRIER();
 		}
 		n += 1024;
+		bench_busy_tick(t);
 	}
 	atomic_fetch_add(&busy_calls, n + (unsigned long)(x & 0));
 	return NULL;
@@ -150,7 +155,7 @@ static void phase_update(int nthreads)
 		cols[ncols++] = NAIVE;
 	atomic_store(&stop_busy, 0);
 	for (int t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, busy, NULL))
+		if (pthread_create(&tid[t], NULL, busy, (void *)(uintptr_t)t))
 			die("pthread_create", errno);
 	usleep(20000);
 	for (size_t p = 0; p <= NAIVE; p++) {
@@ -173,8 +178,22 @@ static void phase_update(int nthreads)
 			*c = !*c;
 			if (p < NAIVE && static_call_query(upd_op) == target)
 				die("not a change of target", EINVAL);
-			if (p < NAIVE)
+			if (p < NAIVE) {
 				use(p);
+				/* out and back, untimed: the protocols take
+				 * turns, and the first update after a switch
+				 * converts the page (a flip region to a store
+				 * view and back), a one-off cost that a
+				 * program which keeps its protocol never
+				 * pays */
+				if (static_call_update(upd_op, target) ||
+				    static_call_update(upd_op,
+						       target == bench_t0
+							       ? bench_t1
+							       : bench_t0))
+					die("untimed update", EIO);
+			}
+			bench_settle(nthreads);
 			struct static_call_stats a = stats();
 			if (r & 1)
 				s1 = raw_sync_ns();
@@ -184,8 +203,10 @@ static void phase_update(int nthreads)
 			else
 				err = naive_update(target);
 			t1 = bench_now_ns();
-			if (!(r & 1))
+			if (!(r & 1)) {
+				bench_settle(nthreads);
 				s2 = raw_sync_ns();
+			}
 			struct static_call_stats b = stats();
 			if (err)
 				die(p < NAIVE ? "static_call_update"

@@ -91,12 +91,13 @@ static long (*busy_run)(long);
 
 static void *busy(void *arg)
 {
+	uintptr_t t = (uintptr_t)arg;
 	long x = 0;
 
-	(void)arg;
 	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
 		x = busy_run(x);
 		BENCH_BARRIER();
+		bench_busy_tick(t);
 	}
 	return (void *)(x & 0);
 }
@@ -127,7 +128,7 @@ static void measure(size_t p, int k, int nthreads)
 	busy_run = run;
 	atomic_store(&stop_busy, 0);
 	for (int t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, busy, NULL))
+		if (pthread_create(&tid[t], NULL, busy, (void *)(uintptr_t)t))
 			die("pthread_create", errno);
 	usleep(20000);
 	for (long r = 0; r < nr; r++) {
@@ -138,13 +139,16 @@ static void measure(size_t p, int k, int nthreads)
 		double s1 = 0, s2 = 0, t0, t1;
 		struct static_call_stats a = stats();
 
+		bench_settle(nthreads);
 		if (r & 1)
 			s1 = raw_sync_ns();
 		t0 = bench_now_ns();
 		err = __static_call_update(key, target);
 		t1 = bench_now_ns();
-		if (!(r & 1))
+		if (!(r & 1)) {
+			bench_settle(nthreads);
 			s2 = raw_sync_ns();
+		}
 		struct static_call_stats b = stats();
 		if (err)
 			die("static_call_update", err);

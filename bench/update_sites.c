@@ -140,12 +140,13 @@ static long (*_Atomic busy_run)(long);
 
 static void *busy(void *arg)
 {
+	uintptr_t t = (uintptr_t)arg;
 	long x = 0;
 
-	(void)arg;
 	while (!atomic_load_explicit(&stop_busy, memory_order_relaxed)) {
 		x = atomic_load_explicit(&busy_run, memory_order_relaxed)(x);
 		BENCH_BARRIER();
+		bench_busy_tick(t);
 	}
 	return (void *)(x & 0);
 }
@@ -224,20 +225,23 @@ static void measure(size_t p, size_t i, int kind, int nthreads)
 	atomic_store(&busy_run, l->run);
 	atomic_store(&stop_busy, 0);
 	for (int t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, busy, NULL))
+		if (pthread_create(&tid[t], NULL, busy, (void *)(uintptr_t)t))
 			die("pthread_create", errno);
 	usleep(20000);
 	for (r = 0; r < nr; r++) {
 		double s1 = 0, s2 = 0, t0, t1;
 		struct static_call_stats a = stats();
 
+		bench_settle(nthreads);
 		if (r & 1)
 			s1 = bench_raw_sync_ns("update_sites");
 		t0 = bench_now_ns();
 		err = update_one(i, kind == 0 ? 0 : 1);
 		t1 = bench_now_ns();
-		if (!(r & 1))
+		if (!(r & 1)) {
+			bench_settle(nthreads);
 			s2 = bench_raw_sync_ns("update_sites");
+		}
 		struct static_call_stats b = stats();
 		if (err)
 			break;
