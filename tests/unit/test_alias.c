@@ -30,8 +30,15 @@ static uintptr_t page_of(const void *p)
 	return (uintptr_t)p & ~(uintptr_t)4095;
 }
 
-/* The permissions of the mapping holding @addr, and whether it is a memfd. */
-static int mapping_of(uintptr_t addr, char perms[5], int *memfd)
+/*
+ * The permissions of the mapping holding @addr, whether it is a memfd, and
+ * its inode.  The inode is what identifies another mapping of the same
+ * memfd: qemu-user names /proc/self/maps lines by its own rules (a mapping
+ * that lands at the guest's brk start is printed "[heap]", whatever file it
+ * maps).
+ */
+static int mapping_of(uintptr_t addr, char perms[5], int *memfd,
+		      unsigned long *inode)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
@@ -40,7 +47,8 @@ static int mapping_of(uintptr_t addr, char perms[5], int *memfd)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
+		if (sscanf(line, "%lx-%lx %4s %*x %*x:%*x %lu", &lo, &hi, perms,
+			   inode) == 4 &&
 		    addr >= lo && addr < hi) {
 			*memfd = strstr(line, "memfd:staticcall") != NULL;
 			found = 1;
@@ -55,12 +63,13 @@ static void test_mapping(void **state)
 {
 	char perms[5];
 	int memfd;
+	unsigned long ino;
 	(void)state;
 
 	assert_int_equal(static_call_update(al_op, f2), 0);
 	assert_int_equal(static_call(al_op)(1), 3);
 	assert_true(mapping_of(page_of(STATIC_CALL_KEY(al_op).tramp), perms,
-			       &memfd));
+			       &memfd, &ino));
 	/* flip: a private copy; store: the shared one its view writes */
 	assert_string_equal(perms, sc_test_store() ? "r-xs" : "r-xp");
 	assert_true(memfd);
@@ -69,9 +78,11 @@ static void test_mapping(void **state)
 	int views = 0;
 	while (fgets(line, sizeof(line), f)) {
 		char p[5] = "";
-		if (strstr(line, "memfd:staticcall") &&
-		    sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s", p) == 1 &&
-		    p[1] == 'w')
+		unsigned long i = 0;
+		if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*x %*x:%*x %lu", p,
+			   &i) == 2 &&
+		    p[1] == 'w' &&
+		    (strstr(line, "memfd:staticcall") || i == ino))
 			views++;
 	}
 	fclose(f);
