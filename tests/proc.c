@@ -483,3 +483,16 @@ void sc_test_watchdog(double seconds)
 	}
 	sc_test_wx_start();
 }
+
+const char *sc_test_perf_map_path(char *buf, unsigned long size)
+{
+	snprintf(buf, size, "/tmp/perf-%d.map", (int)getpid());
+	return buf;
+}
+
+void sc_test_perf_map_remove(void)
+{
+	char path[64];
+
+	unlink(sc_test_perf_map_path(path, sizeof(path)));
+}

@@ -55,4 +55,14 @@ unsigned long sc_test_wx_scans(void);
  * environment or SC_TEST_WX_ALIAS=allow accept it from the start). */
 void sc_test_wx_allow_alias(int allow);
 
+/* The perf map of this process (perf_map=on), /tmp/perf-<pid>.map, in
+ * @buf (64 bytes are enough), and removing it.  The library appends to the
+ * file, as JITs do, and perf reads it after the process is gone, so nothing
+ * removes it but the tests: a test that turns the perf map on removes its
+ * own (and its fork children's) at the start, so that a file left by an
+ * earlier process with the same pid is not read as this one's, and at the
+ * end, so that /tmp does not fill up with them. */
+const char *sc_test_perf_map_path(char *buf, unsigned long size);
+void sc_test_perf_map_remove(void);
+
 #endif

@@ -284,8 +284,7 @@ static void check_perf_map(void)
 	FILE *f;
 	int missing = 0;
 
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-	f = fopen(path, "r");
+	f = fopen(sc_test_perf_map_path(path, sizeof(path)), "r");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
@@ -452,8 +451,10 @@ static void test_many_pages(void **state)
 		assert_int_equal(s1.traps_emulated + s1.traps_rewound,
 				 s0.traps_emulated + s0.traps_rewound);
 		assert_int_equal(s1.int3_fallbacks, s0.int3_fallbacks);
-		if (getenv("STATICCALL_PERF_MAP"))
+		if (getenv("STATICCALL_PERF_MAP")) {
 			check_perf_map();
+			sc_test_perf_map_remove();
+		}
 	}
 }
 

@@ -61,7 +61,6 @@ static void *loader(void *arg)
 static void test_perf_map_with_dlopen(void **state)
 {
 	unsigned long updates = 0;
-	char path[64];
 	pthread_t t[2];
 	double end;
 	(void)state;
@@ -88,8 +87,7 @@ static void test_perf_map_with_dlopen(void **state)
 	       "deadlock\n",
 	       atomic_load(&loads), updates);
 	assert_true(atomic_load(&loads) > 0);
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-	unlink(path);
+	sc_test_perf_map_remove();
 }
 
 int main(void)

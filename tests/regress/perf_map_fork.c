@@ -58,9 +58,8 @@ static int map_lines(int *named)
 	int n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
 	*named = 0;
-	f = fopen(path, "r");
+	f = fopen(sc_test_perf_map_path(path, sizeof(path)), "r");
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
@@ -79,7 +78,6 @@ static int map_lines(int *named)
 static void test_perf_map_forks(void **state)
 {
 	int lines10 = 0, lines, named;
-	char path[64];
 	(void)state;
 
 	assert_int_equal((uintptr_t)pm_s0 % RG_PAGE, 0);
@@ -103,8 +101,7 @@ static void test_perf_map_forks(void **state)
 	printf("perf map: %d lines after 10 forks, %d after 100; %d lines "
 	       "name pm_s* at their addresses\n",
 	       lines10, lines, named);
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-	unlink(path);
+	sc_test_perf_map_remove();
 	assert_true(named >= 16);
 	assert_true(lines <= 2 * lines10);
 }
