@@ -20,44 +20,19 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <string.h>
-#include <sys/mount.h>
 
 #include "regress.h"
-
-#define SKIP 77
 
 __attribute__((noinline)) static int exe_probe(void)
 {
 	return static_branch_unlikely(&rg_exe_key) ? 1 : 0;
 }
 
-static int hide_proc(void)
-{
-	int fd;
-
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 &&
-	    (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)) {
-		printf("no mount namespace of our own here (%s): skipped\n",
-		       strerror(errno));
-		return SKIP;
-	}
-	/* nothing mounted here may reach the parent's namespace */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
-		printf("cannot hide /proc (%s): skipped\n", strerror(errno));
-		return SKIP;
-	}
-	fd = open("/proc/self/maps", O_RDONLY);
-	RG_CHECK(fd < 0, "/proc/self/maps is still there");
-	return 0;
-}
-
 static int scenario(void *arg)
 {
 	struct rg_mod m;
-	int err, hidden = hide_proc();
+	int err, hidden = rg_hide_proc();
 	(void)arg;
 
 	if (hidden)
@@ -113,7 +88,7 @@ static void test_no_proc(void **state)
 	int status = rg_child("no /proc", scenario, NULL, 20);
 	(void)state;
 
-	if (rg_exited(status, SKIP)) {
+	if (rg_exited(status, RG_SKIP)) {
 		skipped = true;
 		skip();
 	}
@@ -129,5 +104,5 @@ int main(void)
 
 	sc_test_watchdog(40);
 	r = cmocka_run_group_tests(tests, NULL, NULL);
-	return skipped ? SKIP : r;
+	return skipped ? RG_SKIP : r;
 }

@@ -35,10 +35,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -93,29 +91,10 @@ static __attribute__((noreturn)) void child(int in, int out)
 	_exit(0);
 }
 
-#define SKIP 77
-
-static int hide_proc(void)
-{
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 &&
-	    (geteuid() != 0 || unshare(CLONE_NEWNS) != 0)) {
-		printf("no mount namespace of our own here (%s): skipped\n",
-		       strerror(errno));
-		return SKIP;
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
-		printf("cannot hide /proc (%s): skipped\n", strerror(errno));
-		return SKIP;
-	}
-	RG_CHECK(open("/proc/self/maps", O_RDONLY) < 0, "/proc is still there");
-	return 0;
-}
-
 static int parent(void *arg)
 {
-	if (arg && hide_proc())
-		return SKIP;
+	if (arg && rg_hide_proc())
+		return RG_SKIP;
 	for (int round = 0; round < 20; round++) {
 		int c2p[2], p2c[2], status = 0;
 		long pid;
@@ -160,7 +139,7 @@ static void test_raw_fork_noproc(void **state)
 		skip(); /* the documented limit, above */
 	status =
 		rg_child("raw_fork_share without /proc", parent, (void *)1, 30);
-	if (rg_exited(status, SKIP))
+	if (rg_exited(status, RG_SKIP))
 		skip();
 	assert_true(rg_exited(status, 0));
 }

@@ -43,6 +43,15 @@ int rg_child(const char *name, int (*fn)(void *), void *arg, double seconds);
 /* The wait status says: exited with @code. */
 bool rg_exited(int status, int code);
 
+/* ctest's exit status of a skipped test */
+#define RG_SKIP 77
+
+/* In a fork child: a mount namespace of its own (a user namespace too when
+ * not root) with a tmpfs over /proc, so that the library finds no /proc.
+ * 0, or RG_SKIP (the reason printed) where no such namespace can be made
+ * here; fails the child if /proc is still readable. */
+int rg_hide_proc(void);
+
 /* Does this run use the default protocol (STATICCALL_PROTOCOL unset,
  * empty, "auto" or "flip")?  Only it promises no trap at all. */
 bool rg_default_protocol(void);
