@@ -496,3 +496,39 @@ void sc_test_perf_map_remove(void)
 
 	unlink(sc_test_perf_map_path(path, sizeof(path)));
 }
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl sc_test_raw_syscall6\n"
+	".type sc_test_raw_syscall6, @function\n"
+	"sc_test_raw_syscall6:\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %r10\n"
+	"	mov %r9, %r8\n"
+	"	mov 8(%rsp), %r9\n"
+	"	syscall\n"
+	".globl sc_test_raw_syscall_ip\n"
+	"sc_test_raw_syscall_ip:\n"
+	"	ret\n"
+	".size sc_test_raw_syscall6, . - sc_test_raw_syscall6\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+	".globl sc_test_raw_syscall6\n"
+	".type sc_test_raw_syscall6, @function\n"
+	"sc_test_raw_syscall6:\n"
+	"	mov x8, x0\n"
+	"	mov x0, x1\n"
+	"	mov x1, x2\n"
+	"	mov x2, x3\n"
+	"	mov x3, x4\n"
+	"	mov x4, x5\n"
+	"	mov x5, x6\n"
+	"	svc #0\n"
+	".globl sc_test_raw_syscall_ip\n"
+	"sc_test_raw_syscall_ip:\n"
+	"	ret\n"
+	".size sc_test_raw_syscall6, . - sc_test_raw_syscall6\n");
+#endif

@@ -55,6 +55,17 @@ unsigned long sc_test_wx_scans(void);
  * environment or SC_TEST_WX_ALIAS=allow accept it from the start). */
 void sc_test_wx_allow_alias(int allow);
 
+/* A system call made from one known instruction, for the seccomp fault
+ * injectors (tests/stress/faults.c, tests/regress/rg_seccomp.c): their
+ * filters let every call whose instruction pointer is
+ * sc_test_raw_syscall_ip (the address after the syscall / svc, as seccomp
+ * reports it) through, and their SIGSYS handlers perform the real call of
+ * a trapped one with it.  Returns the raw result (-errno on failure).
+ * x86-64 and aarch64. */
+long sc_test_raw_syscall6(long nr, long a, long b, long c, long d, long e,
+			  long f);
+extern const char sc_test_raw_syscall_ip[];
+
 /* The perf map of this process (perf_map=on), /tmp/perf-<pid>.map, in
  * @buf (64 bytes are enough), and removing it.  The library appends to the
  * file, as JITs do, and perf reads it after the process is gone, so nothing

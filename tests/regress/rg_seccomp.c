@@ -18,32 +18,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "rg_seccomp.h"
 
 struct rg_inject rg_inj;
 
-/* The system call instruction that trap rules let through: the injector
- * performs the calls it does not fail from here. */
-long rg_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
-extern const char rg_raw_syscall_ip[];
 #if defined(__x86_64__)
 #define RG_AUDIT_ARCH AUDIT_ARCH_X86_64
-__asm__(".text\n"
-	".globl rg_raw_syscall6\n"
-	".type rg_raw_syscall6, @function\n"
-	"rg_raw_syscall6:\n"
-	"	mov %rdi, %rax\n"
-	"	mov %rsi, %rdi\n"
-	"	mov %rdx, %rsi\n"
-	"	mov %rcx, %rdx\n"
-	"	mov %r8, %r10\n"
-	"	mov %r9, %r8\n"
-	"	mov 8(%rsp), %r9\n"
-	"	syscall\n"
-	".globl rg_raw_syscall_ip\n"
-	"rg_raw_syscall_ip:\n"
-	"	ret\n"
-	".size rg_raw_syscall6, . - rg_raw_syscall6\n");
 /* A system call's arguments and result in a signal context. */
 #define RG_ARG(uc, i)                                                          \
 	((uc)->uc_mcontext.gregs[(int[]){REG_RDI, REG_RSI, REG_RDX, REG_R10,   \
@@ -51,24 +32,6 @@ __asm__(".text\n"
 #define RG_RESULT(uc) ((uc)->uc_mcontext.gregs[REG_RAX])
 #elif defined(__aarch64__)
 #define RG_AUDIT_ARCH AUDIT_ARCH_AARCH64
-/* seccomp's instruction_pointer is the address after the svc, as on
- * x86-64 after the syscall: the label marks it. */
-__asm__(".text\n"
-	".globl rg_raw_syscall6\n"
-	".type rg_raw_syscall6, @function\n"
-	"rg_raw_syscall6:\n"
-	"	mov x8, x0\n"
-	"	mov x0, x1\n"
-	"	mov x1, x2\n"
-	"	mov x2, x3\n"
-	"	mov x3, x4\n"
-	"	mov x4, x5\n"
-	"	mov x5, x6\n"
-	"	svc #0\n"
-	".globl rg_raw_syscall_ip\n"
-	"rg_raw_syscall_ip:\n"
-	"	ret\n"
-	".size rg_raw_syscall6, . - rg_raw_syscall6\n");
 #define RG_ARG(uc, i) ((uc)->uc_mcontext.regs[i])
 #define RG_RESULT(uc) ((uc)->uc_mcontext.regs[0])
 #else
@@ -95,7 +58,7 @@ static struct sock_filter jeq(uint32_t k)
 static int build(const struct rg_rule *rules, int n, struct sock_filter *f,
 		 uint32_t trap_action)
 {
-	uint64_t ip = (uint64_t)(uintptr_t)rg_raw_syscall_ip;
+	uint64_t ip = (uint64_t)(uintptr_t)sc_test_raw_syscall_ip;
 	int len = 0;
 
 	f[len++] = LD(offsetof(struct seccomp_data, arch));
@@ -120,7 +83,7 @@ static int build(const struct rg_rule *rules, int n, struct sock_filter *f,
 			}
 		}
 		if (ru->trap) {
-			/* from rg_raw_syscall_ip: allowed */
+			/* from sc_test_raw_syscall_ip: allowed */
 			f[len++] = LD(IP_LO);
 			f[len] = jeq((uint32_t)ip);
 			f[len++].jf = 3;
@@ -195,8 +158,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		RG_RESULT(uc) = -rg_inj.err;
 		return;
 	}
-	RG_RESULT(uc) = rg_raw_syscall6(si->si_syscall, a[0], a[1], a[2], a[3],
-					a[4], a[5]);
+	RG_RESULT(uc) = sc_test_raw_syscall6(si->si_syscall, a[0], a[1], a[2],
+					     a[3], a[4], a[5]);
 }
 
 int rg_inject_install(void)

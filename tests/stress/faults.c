@@ -113,31 +113,10 @@ struct rule {
 	uint64_t mask; /* match when (args[arg] & mask) == value */
 	uint64_t value;
 	uint32_t action;
-	bool trap_ip; /* let calls from fi_raw_syscall_ip through */
+	bool trap_ip; /* let calls from sc_test_raw_syscall_ip through */
 };
 
 #define ERRNO(e) (SECCOMP_RET_ERRNO | ((e)&SECCOMP_RET_DATA))
-
-/* A system call from this one instruction is never filtered by a
- * trap_ip rule: the SIGSYS handler performs the real call with it. */
-long fi_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
-extern const char fi_raw_syscall_ip[];
-__asm__(".text\n"
-	".globl fi_raw_syscall6\n"
-	".type fi_raw_syscall6, @function\n"
-	"fi_raw_syscall6:\n"
-	"	mov %rdi, %rax\n"
-	"	mov %rsi, %rdi\n"
-	"	mov %rdx, %rsi\n"
-	"	mov %rcx, %rdx\n"
-	"	mov %r8, %r10\n"
-	"	mov %r9, %r8\n"
-	"	mov 8(%rsp), %r9\n"
-	"	syscall\n"
-	".globl fi_raw_syscall_ip\n"
-	"fi_raw_syscall_ip:\n"
-	"	ret\n"
-	".size fi_raw_syscall6, . - fi_raw_syscall6\n");
 
 static struct sock_filter stmt(uint16_t code, uint32_t k)
 {
@@ -158,7 +137,7 @@ static int install_filter(const struct rule *rules, int n)
 {
 	struct sock_filter f[256];
 	int len = 0;
-	uint64_t ip = (uint64_t)(uintptr_t)fi_raw_syscall_ip;
+	uint64_t ip = (uint64_t)(uintptr_t)sc_test_raw_syscall_ip;
 
 	f[len++] = LD(offsetof(struct seccomp_data, arch));
 	f[len++] = jeq(AUDIT_ARCH_X86_64, 1, 0);
@@ -183,7 +162,7 @@ static int install_filter(const struct rule *rules, int n)
 			}
 		}
 		if (ru->trap_ip) {
-			/* ip == fi_raw_syscall_ip: allow */
+			/* ip == sc_test_raw_syscall_ip: allow */
 			f[len++] = LD(IP_LO);
 			f[len++] = jeq((uint32_t)ip, 0, 3);
 			f[len++] = LD(IP_LO + 4);
@@ -321,7 +300,7 @@ static void fi_sigsys(int sig, siginfo_t *si, void *ucv)
 			}
 		}
 	}
-	ret = fi_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	ret = sc_test_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	g[REG_RAX] = ret;
 	if (cls == C_INT3 && ret == 1 && !site_known((uintptr_t)a[3])) {
 		int i = atomic_load(&inj.nsite);
