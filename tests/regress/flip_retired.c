@@ -45,16 +45,6 @@ static int op_b(int x) { return x * 4 + 2; }
 DEFINE_STATIC_CALL(rg_rt_op, op_a);
 
 static struct rg_mod mod;
-static int armed, closed = -1;
-
-static void hook(enum static_call_trace_step step, unsigned int n)
-{
-	(void)n;
-	if (!armed || step != STATIC_CALL_TRACE_BEGIN)
-		return;
-	armed = 0;
-	closed = rg_mod_close(&mod);
-}
 
 static int scenario(void *arg)
 {
@@ -72,16 +62,11 @@ static int scenario(void *arg)
 		RG_CHECK(rg_mod_open(RG_MOD, &mod) == 0, "dlopen");
 		RG_CHECK(mod.probe_exe() == on, "round %d: plug-in's site",
 			 round);
-		RG_CHECK(static_call_update(static_call_trace_hook, hook) == 0,
-			 "hook");
-		armed = 1;
-		closed = -1;
+		rg_unload_at_next_begin(&mod);
 		err = on ? static_branch_disable(&rg_exe_key)
 			 : static_branch_enable(&rg_exe_key);
-		RG_CHECK(static_call_update(static_call_trace_hook, NULL) == 0,
-			 "hook off");
-		RG_CHECK(closed == 0, "round %d: the hook did not unload",
-			 round);
+		RG_CHECK(rg_unload_hook_off() == 0,
+			 "round %d: the hook did not unload", round);
 		RG_CHECK(err == 0,
 			 "round %d: toggle with the plug-in unloaded from the "
 			 "hook: %s",
@@ -106,15 +91,10 @@ static int updates(void *arg)
 	for (int round = 0; round < ROUNDS; round++) {
 		int (*to)(int) = round & 1 ? op_a : op_b, err;
 		RG_CHECK(rg_mod_open(RG_MOD, &mod) == 0, "dlopen");
-		RG_CHECK(static_call_update(static_call_trace_hook, hook) == 0,
-			 "hook");
-		armed = 1;
-		closed = -1;
+		rg_unload_at_next_begin(&mod);
 		err = static_call_update(rg_rt_op, to);
-		RG_CHECK(static_call_update(static_call_trace_hook, NULL) == 0,
-			 "hook off");
-		RG_CHECK(closed == 0, "round %d: the hook did not unload",
-			 round);
+		RG_CHECK(rg_unload_hook_off() == 0,
+			 "round %d: the hook did not unload", round);
 		RG_CHECK(err == 0,
 			 "round %d: update with the plug-in unloaded from the "
 			 "hook: %s",

@@ -294,3 +294,33 @@ int rg_hide_proc(void)
 	RG_CHECK(fd < 0, "/proc/self/maps is still there");
 	return 0;
 }
+
+static struct rg_mod *unload_mod;
+static int unload_result = -1;
+
+static void unload_hook(enum static_call_trace_step step, unsigned int n)
+{
+	struct rg_mod *m = unload_mod;
+
+	(void)n;
+	if (!m || step != STATIC_CALL_TRACE_BEGIN)
+		return;
+	unload_mod = NULL;
+	unload_result = rg_mod_close(m);
+}
+
+void rg_unload_at_next_begin(struct rg_mod *m)
+{
+	RG_CHECK(static_call_update(static_call_trace_hook, unload_hook) == 0,
+		 "hook");
+	unload_result = -1;
+	unload_mod = m;
+}
+
+int rg_unload_hook_off(void)
+{
+	RG_CHECK(static_call_update(static_call_trace_hook, NULL) == 0,
+		 "hook off");
+	unload_mod = NULL;
+	return unload_result;
+}

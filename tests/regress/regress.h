@@ -108,4 +108,12 @@ void rg_update_loop(double seconds, struct itg *call_gen, int ntargets,
 int rg_mod_open(const char *path, struct rg_mod *m);
 int rg_mod_close(struct rg_mod *m);
 
+/* Unloading a module from inside an update (issue 13.11): the trace hook
+ * (static_call_trace_hook) dlclose()s @m at the STATIC_CALL_TRACE_BEGIN step
+ * of the next update or toggle, once.  rg_unload_hook_off() removes the
+ * hook after that update and returns rg_mod_close()'s result (-1: the hook
+ * never ran).  Failures to set the hook fail the child (RG_CHECK). */
+void rg_unload_at_next_begin(struct rg_mod *m);
+int rg_unload_hook_off(void);
+
 #endif

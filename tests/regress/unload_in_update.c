@@ -38,16 +38,6 @@ __attribute__((noinline)) static int exe_probe(void)
 }
 
 static struct rg_mod mod;
-static int armed, closed = -1;
-
-static void hook(enum static_call_trace_step step, unsigned int n)
-{
-	(void)n;
-	if (!armed || step != STATIC_CALL_TRACE_BEGIN)
-		return;
-	armed = 0;
-	closed = rg_mod_close(&mod);
-}
 
 /* Is @addr mapped, and by a memfd? 0 not mapped, 1 mapped, 2 memfd. */
 static int mapped(uintptr_t addr)
@@ -82,20 +72,19 @@ static void toggles_work(const char *when)
 
 static int scenario(void *arg)
 {
-	int during_toggle = (int)(intptr_t)arg, err;
+	int during_toggle = (int)(intptr_t)arg, err, closed;
 	uintptr_t code;
 
 	RG_CHECK(static_branch_enable(&rg_exe_key) == 0, "enable");
 	RG_CHECK(rg_mod_open(RG_MOD, &mod) == 0, "dlopen");
 	RG_CHECK(mod.probe_exe() == 1, "plug-in site after load");
 	code = (uintptr_t)mod.probe_exe;
-	RG_CHECK(static_call_update(static_call_trace_hook, hook) == 0, "hook");
-
-	armed = 1;
+	rg_unload_at_next_begin(&mod);
 	if (during_toggle)
 		err = static_branch_disable(&rg_exe_key);
 	else
 		err = static_call_update(rg_ul_op, op_b);
+	closed = rg_unload_hook_off();
 	printf("%s with the plug-in unloaded from the trace hook: %d (%s); "
 	       "dlclose: %d\n",
 	       during_toggle ? "toggle" : "update", err,
@@ -110,8 +99,6 @@ static int scenario(void *arg)
 			 static_key_enabled(&rg_exe_key));
 	RG_CHECK(mapped(code) != 2, "a memfd is mapped where the unloaded "
 				    "plug-in's code was");
-	RG_CHECK(static_call_update(static_call_trace_hook, NULL) == 0,
-		 "hook off");
 
 	toggles_work("after the unload");
 	RG_CHECK(static_call_update(rg_ul_op, op_a) == 0, "update");
